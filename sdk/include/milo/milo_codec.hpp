@@ -11,7 +11,10 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
+#include <vector>
 
+#include "milo/plugin.h"
 #include "milo/value.h"
 
 namespace milo {
@@ -442,6 +445,102 @@ inline size_t utf8_invalid_at(const char* s, size_t n) {
     }
     return SIZE_MAX;
 }
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sharing: which nodes get "$id"/"$ref"                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/// Default and encoder nesting limit (root value is depth 1).
+constexpr uint32_t kDefaultMaxDepth = 1000;
+
+/// True for kinds with identity (list, tuple, set, map, tensor, object).
+inline bool kind_has_identity(int32_t kind) {
+    return kind == MILO_KIND_LIST || kind == MILO_KIND_TUPLE || kind == MILO_KIND_SET ||
+           kind == MILO_KIND_MAP || kind == MILO_KIND_TENSOR || kind == MILO_KIND_OBJECT;
+}
+
+/// Finds the nodes reachable more than once from a root, in the canonical traversal order of
+/// docs/format.md §2 (depth-first; map key before value; object args before state; object
+/// tensor elements in order), and hands out ids 1, 2, 3 … at their first occurrence while an
+/// encoder walks the same order. Iterative, so deep graphs cannot overflow the stack here.
+class SharedNodes {
+public:
+    /// Returns false (and the depth reached) when nesting exceeds `max_depth`.
+    bool build(const milo_api* api, const milo_value* root, uint32_t max_depth,
+               uint32_t* depth_reached) {
+        counts_.clear();
+        next_id_ = 0;
+        if (root == nullptr) return true;
+        struct Frame { const milo_value* v; uint32_t depth; };
+        std::vector<Frame> stack{{root, 1}};
+        while (!stack.empty()) {
+            Frame f = stack.back();
+            stack.pop_back();
+            if (f.depth > max_depth) {
+                if (depth_reached) *depth_reached = f.depth;
+                return false;
+            }
+            int32_t kind = api->value_get_kind(f.v);
+            if (!kind_has_identity(kind)) continue;
+            uint32_t& c = counts_[f.v].count;
+            if (++c > 1) continue;  // children already scheduled
+            // push children in reverse so they pop in document order
+            std::vector<const milo_value*> kids;
+            children(api, f.v, kind, &kids);
+            for (size_t i = kids.size(); i-- > 0;) stack.push_back({kids[i], f.depth + 1});
+        }
+        return true;
+    }
+
+    struct Visit {
+        uint64_t id;  ///< 0: not shared (write inline, no $id)
+        bool first;   ///< true: write the node with "$id"; false: write {"$ref": id}
+    };
+
+    /// Call once per occurrence, in document order, for nodes with identity.
+    Visit visit(const milo_value* v) {
+        auto it = counts_.find(v);
+        if (it == counts_.end() || it->second.count < 2) return {0, true};
+        if (it->second.id == 0) {
+            it->second.id = ++next_id_;
+            return {it->second.id, true};
+        }
+        return {it->second.id, false};
+    }
+
+    /// Children of a node in canonical order (nulls skipped).
+    static void children(const milo_api* api, const milo_value* v, int32_t kind,
+                         std::vector<const milo_value*>* out) {
+        if (kind == MILO_KIND_LIST || kind == MILO_KIND_TUPLE || kind == MILO_KIND_SET) {
+            size_t n = api->value_count(v);
+            for (size_t i = 0; i < n; ++i) out->push_back(api->value_at(v, i));
+        } else if (kind == MILO_KIND_MAP) {
+            size_t n = api->value_count(v);
+            for (size_t i = 0; i < n; ++i) {
+                out->push_back(api->value_key_at(v, i));
+                out->push_back(api->value_at(v, i));
+            }
+        } else if (kind == MILO_KIND_OBJECT) {
+            if (const milo_value* a = api->value_get_args(v)) out->push_back(a);
+            if (const milo_value* s = api->value_get_state(v)) out->push_back(s);
+        } else if (kind == MILO_KIND_TENSOR) {
+            int32_t dtype = 0;
+            const int64_t* shape = nullptr;
+            size_t ndim = 0;
+            if (api->value_get_tensor(v, &dtype, &shape, &ndim, nullptr) == MILO_OK &&
+                dtype == MILO_DTYPE_OBJECT) {
+                size_t n = api->value_count(v);
+                for (size_t i = 0; i < n; ++i) out->push_back(api->value_tensor_item_at(v, i));
+            }
+        }
+    }
+
+private:
+    struct Entry { uint32_t count = 0; uint64_t id = 0; };
+    std::unordered_map<const milo_value*, Entry> counts_;
+    uint64_t next_id_ = 0;
+};
 
 }  // namespace codec
 }  // namespace milo
