@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -341,9 +342,10 @@ void plan_external(const milo_doc& doc, const SaveOptions& opts, ExternalPlan* p
     (void)api;
 }
 
-// Writes the sidecar in the safetensors layout; returns its sha256.
-milo_status write_sidecar(const std::string& path, const ExternalPlan& plan, std::string* sha,
-                          milo_error* error) {
+// Writes the sidecar in the safetensors layout into `file` (not yet committed, so the caller
+// can commit it together with the document); returns its sha256.
+milo_status write_sidecar(AtomicFile& file, const std::string& path, const ExternalPlan& plan,
+                          std::string* sha, milo_error* error) {
     std::string header = "{\"__metadata__\":{\"format\":\"milo\"}";
     uint64_t offset = 0;
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
@@ -360,18 +362,22 @@ milo_status write_sidecar(const std::string& path, const ExternalPlan& plan, std
     while (header.size() % 8 != 0) header += ' ';
     uint8_t len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(uint64_t(header.size()) >> (8 * i));
-    AtomicFile file;
-    milo::core::Sha256 hash;
     if (milo_status s = file.open(path.c_str(), error)) return s;
-    auto put = [&](const void* p, size_t n) {
-        hash.update(p, n);
-        return file.write(p, n, error);
-    };
-    if (milo_status s = put(len, 8)) return s;
-    if (milo_status s = put(header.data(), header.size())) return s;
-    for (const milo_value* v : plan.tensors)
-        if (milo_status s = put(v->tensor->data, v->tensor->nbytes)) return s;
-    if (milo_status s = file.commit(error)) return s;
+    // The bytes already sit in memory: hash them on a second thread while this one writes, so
+    // the sidecar costs about one pass over the data instead of two.
+    std::vector<std::pair<const void*, size_t>> pieces;
+    pieces.emplace_back(len, sizeof len);
+    pieces.emplace_back(header.data(), header.size());
+    for (const milo_value* v : plan.tensors) pieces.emplace_back(v->tensor->data, v->tensor->nbytes);
+    milo::core::Sha256 hash;
+    std::thread hasher([&] {
+        for (const auto& [p, n] : pieces) hash.update(p, n);
+    });
+    milo_status status = MILO_OK;
+    for (const auto& [p, n] : pieces)
+        if ((status = file.write(p, n, error)) != MILO_OK) break;
+    hasher.join();
+    if (status != MILO_OK) return status;
     *sha = hash.hex();
     return MILO_OK;
 }
@@ -704,6 +710,8 @@ MILO_API milo_status milo_doc_save(milo_registry* registry, const milo_doc* doc,
         const milo_format* f = pick_save_format(registry, path, policy.opts, error);
         if (f == nullptr) return error ? error->code : MILO_ERR_NOT_FOUND;
         auto view = header_view(*doc);
+        AtomicFile sidecar;
+        bool has_sidecar = false;
         if (policy.opts.tensors == MILO_TENSORS_EXTERNAL) {
             ExternalPlan plan;
             plan_external(*doc, policy.opts, &plan);
@@ -716,7 +724,8 @@ MILO_API milo_status milo_doc_save(milo_registry* registry, const milo_doc* doc,
                 std::string side = base + ".safetensors";
                 if (side == path) side = base + ".tensors.safetensors";
                 std::string sha;
-                if (milo_status s = write_sidecar(side, plan, &sha, error)) return s;
+                if (milo_status s = write_sidecar(sidecar, side, plan, &sha, error)) return s;
+                has_sidecar = true;
                 view->header[milo::core::kExternalFile] = basename_of(side);
                 view->header[milo::core::kExternalSha256] = sha;
                 for (size_t i = 0; i < plan.tensors.size(); ++i)
@@ -726,7 +735,9 @@ MILO_API milo_status milo_doc_save(milo_registry* registry, const milo_doc* doc,
         AtomicFile file;
         if (milo_status s = file.open(path, error)) return s;
         if (milo_status s = run_encode(f, *view, &policy, AtomicFile::write_cb, &file, error))
-            return s;
+            return s;  // neither file is renamed: the previous pair stays as it was
+        if (has_sidecar)
+            if (milo_status s = sidecar.commit(error)) return s;
         return file.commit(error);
     } catch (const std::bad_alloc&) {
         return fail(error, MILO_ERR_OUT_OF_MEMORY, "out of memory");
@@ -867,10 +878,19 @@ MILO_API milo_status milo_doc_open(milo_registry* registry, const char* path,
     if (milo_status s = map_file(path, &raw, error)) return s;
     MappingRef ref{raw};
     size_t head = raw->size < kProbeBytes ? raw->size : kProbeBytes;
-    const milo_format* f = read_format(options)
-                               ? milo_registry_find_format(registry, read_format(options))
-                               : milo_registry_find_format_for_content(registry, raw->data, head);
+    const milo_format* f = nullptr;
+    if (const char* id = read_format(options)) {
+        f = milo_registry_find_format(registry, id);
+        if (f == nullptr) return fail(error, MILO_ERR_NOT_FOUND, "unknown document format \"%s\"", id);
+    } else {
+        f = milo_registry_find_format_for_content(registry, raw->data, head);
+    }
     try {
+        if (f == nullptr &&
+            milo_registry_find_transporter_for_content(registry, raw->data, head) == nullptr)
+            // nothing recognises the content: a damaged file named like a document gets that
+            // format's precise error rather than "unsupported"
+            f = milo_registry_find_format_for_path(registry, path);
         if (f != nullptr) {
             std::string p = path;
             return decode_document(f, raw->data, raw->size, path, raw, &p, options, out,

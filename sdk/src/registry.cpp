@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -107,6 +108,12 @@ const milo_api* api_table() {
 
 namespace {
 
+// Smallest descriptors accepted: their ABI-1 layouts. Later ABIs only append members, so a
+// plugin built for ABI 1 keeps loading when these structs grow.
+constexpr size_t kPluginInfoV1 = sizeof(milo_plugin_info);
+constexpr size_t kTransporterV1 = offsetof(milo_transporter, get_extension) + sizeof(void*);
+constexpr size_t kFormatV1 = offsetof(milo_format, get_extension) + sizeof(void*);
+
 // What a plugin's milo_register builds up; committed to the registry only on success.
 struct LoadSession {
     milo_registry* registry;
@@ -136,11 +143,11 @@ milo_status host_declare(void* context, const milo_plugin_info* info, milo_error
     const char* file = s->plugin->path.c_str();
     if (s->declared)
         return fail(error, MILO_ERR_PLUGIN, "plugin %s: declare_plugin called twice", file);
-    if (info == nullptr || info->struct_size < sizeof(milo_plugin_info))
+    if (info == nullptr || info->struct_size < kPluginInfoV1)
         return fail(error, MILO_ERR_ABI,
                     "plugin %s: milo_plugin_info is missing or too small (struct_size %u, "
                     "need %zu)",
-                    file, info ? info->struct_size : 0u, sizeof(milo_plugin_info));
+                    file, info ? info->struct_size : 0u, kPluginInfoV1);
     const char* name = info->name ? info->name : "(unnamed)";
     if (info->abi_version < MILO_ABI_MIN_SUPPORTED)
         return fail(error, MILO_ERR_ABI,
@@ -179,11 +186,11 @@ milo_status host_register_transporter(void* context, const milo_transporter* t,
     if (!s->declared)
         return fail(error, MILO_ERR_PLUGIN,
                     "plugin %s registered a transporter before calling declare_plugin", file);
-    if (t == nullptr || t->struct_size < sizeof(milo_transporter))
+    if (t == nullptr || t->struct_size < kTransporterV1)
         return fail(error, MILO_ERR_ABI,
                     "plugin %s: transporter descriptor is missing or too small (struct_size %u, "
                     "need %zu)",
-                    file, t ? t->struct_size : 0u, sizeof(milo_transporter));
+                    file, t ? t->struct_size : 0u, kTransporterV1);
     if (t->id == nullptr || t->id[0] == '\0')
         return fail(error, MILO_ERR_PLUGIN, "plugin %s: transporter without an id", file);
     if (t->decode == nullptr && t->encode == nullptr)
@@ -193,8 +200,8 @@ milo_status host_register_transporter(void* context, const milo_transporter* t,
         return fail(error, MILO_ERR_DUPLICATE,
                     "plugin %s: transporter id \"%s\" is already registered", file, t->id);
     try {
-        milo_transporter copy{};
-        std::memcpy(&copy, t, sizeof copy);
+        milo_transporter copy{};  // members the plugin's ABI lacks stay zero
+        std::memcpy(&copy, t, std::min<size_t>(t->struct_size, sizeof copy));
         copy.struct_size = sizeof copy;
         s->transporters.push_back(copy);
     } catch (...) {
@@ -209,11 +216,11 @@ milo_status host_register_format(void* context, const milo_format* f, milo_error
     if (!s->declared)
         return fail(error, MILO_ERR_PLUGIN,
                     "plugin %s registered a format before calling declare_plugin", file);
-    if (f == nullptr || f->struct_size < sizeof(milo_format))
+    if (f == nullptr || f->struct_size < kFormatV1)
         return fail(error, MILO_ERR_ABI,
                     "plugin %s: format descriptor is missing or too small (struct_size %u, "
                     "need %zu)",
-                    file, f ? f->struct_size : 0u, sizeof(milo_format));
+                    file, f ? f->struct_size : 0u, kFormatV1);
     if (f->id == nullptr || f->id[0] == '\0')
         return fail(error, MILO_ERR_PLUGIN, "plugin %s: format without an id", file);
     if (f->decode == nullptr && f->encode == nullptr)
@@ -224,7 +231,7 @@ milo_status host_register_format(void* context, const milo_format* f, milo_error
                     "plugin %s: format id \"%s\" is already registered", file, f->id);
     try {
         milo_format copy{};
-        std::memcpy(&copy, f, sizeof copy);
+        std::memcpy(&copy, f, std::min<size_t>(f->struct_size, sizeof copy));
         copy.struct_size = sizeof copy;
         s->formats.push_back(copy);
     } catch (...) {
@@ -272,8 +279,6 @@ milo_status run_register(milo_registry* reg, std::unique_ptr<milo::core::Plugin>
     try {
         reg->plugins.push_back(std::move(plugin));
         size_t index = reg->plugins.size() - 1;
-        reg->transporters.reserve(reg->transporters.size() + session.transporters.size());
-        reg->formats.reserve(reg->formats.size() + session.formats.size());
         for (auto& t : session.transporters) {
             reg->transporters.push_back(t);
             reg->transporter_plugin.push_back(index);
@@ -440,12 +445,13 @@ MILO_API milo_status milo_registry_load_plugins(milo_registry* registry, const c
         return fail(error, MILO_ERR_OUT_OF_MEMORY, "out of memory");
     }
     std::vector<std::string> loaded_names;  // file names seen in earlier folders
+    milo_status first_failure = MILO_OK;
     for (const auto& folder : folders) {
         DIR* d = opendir(folder.c_str());
         if (d == nullptr) {
-            if (explicit_dirs)
-                return fail(error, MILO_ERR_NOT_FOUND, "plugin folder %s: %s", folder.c_str(),
-                            std::strerror(errno));
+            if (explicit_dirs && first_failure == MILO_OK)
+                first_failure = fail(error, MILO_ERR_NOT_FOUND, "plugin folder %s: %s",
+                                     folder.c_str(), std::strerror(errno));
             continue;  // a folder in MILO_PLUGIN_PATH or the default that does not exist
         }
         std::vector<std::string> names;
@@ -461,12 +467,15 @@ MILO_API milo_status milo_registry_load_plugins(milo_registry* registry, const c
             std::string path = folder + "/" + n;
             struct stat st{};
             if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-            if (milo_status s = milo_registry_load_plugin(registry, path.c_str(), error))
-                return s;
-            loaded_names.push_back(n);
+            // one broken plugin must not keep the others out: try every file, report the first
+            // failure once all are done
+            milo_error* target = first_failure == MILO_OK ? error : nullptr;
+            milo_status s = milo_registry_load_plugin(registry, path.c_str(), target);
+            if (s != MILO_OK && first_failure == MILO_OK) first_failure = s;
+            if (s == MILO_OK) loaded_names.push_back(n);
         }
     }
-    return MILO_OK;
+    return first_failure;
 }
 
 MILO_API size_t milo_registry_plugin_count(const milo_registry* registry) {

@@ -2,6 +2,7 @@
 #ifndef MILO_SRC_REGISTRY_HPP
 #define MILO_SRC_REGISTRY_HPP
 
+#include <deque>
 #include <exception>
 #include <memory>
 #include <string>
@@ -41,8 +42,10 @@ const milo_api* api_table();
 struct milo_registry {
     // Plugins are unloaded last, after every transporter and format is destroyed.
     std::vector<std::unique_ptr<milo::core::Plugin>> plugins;
-    std::vector<milo_transporter> transporters;  // copies of the plugins' descriptors
-    std::vector<milo_format> formats;
+    // copies of the plugins' descriptors; deques, so pointers handed out stay valid while
+    // more plugins load
+    std::deque<milo_transporter> transporters;
+    std::deque<milo_format> formats;
     std::vector<size_t> transporter_plugin;  // index into plugins, per transporter
     std::vector<size_t> format_plugin;
 };

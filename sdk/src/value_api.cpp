@@ -319,7 +319,7 @@ MILO_API milo_status milo_value_create_bool(milo_doc* doc, bool b, milo_value** 
 
 MILO_API milo_status milo_value_create_int(milo_doc* doc, int64_t i, milo_value** out,
                                            milo_error* error) {
-    MILO_NEW_VALUE(MILO_KIND_INT, v->i = i; char buf[24];
+    MILO_NEW_VALUE(MILO_KIND_INT, v->i = i; char buf[milo::codec::kNumberBuffer];
                    v->text.assign(buf, milo::codec::write_int64(i, buf)));
 }
 

@@ -28,12 +28,13 @@ typedef struct milo_format milo_format;
 typedef milo_status (*milo_write_fn)(void* context, const void* data, size_t size,
                                      milo_error* error);
 
-/// Creates a registry with the built-in formats ("json", "yaml", "pb") and no plugins.
-/// [thread-safe] \since ABI 1
+/// Creates a registry with the built-in formats ("json", "yaml", "pb"). They register through
+/// the same entry point as plugins and are listed as plugins with the path "(built-in json)"
+/// etc. and no shared library. [thread-safe] \since ABI 1
 MILO_API milo_status milo_registry_create(milo_registry** out, milo_error* error);
 
 /// Destroys a registry, its registrations, and unloads its plugins (last). Accepts NULL.
-/// \since ABI 1
+/// [not-concurrent] \since ABI 1
 MILO_API void milo_registry_destroy(milo_registry* registry);
 
 /// Loads one plugin from a shared library path: dlopen (RTLD_LOCAL), look up `milo_register`,
@@ -44,8 +45,12 @@ MILO_API milo_status milo_registry_load_plugin(milo_registry* registry, const ch
 
 /// Loads every `milo_*.so` in the ':'-separated folders of `dirs`; with `dirs` NULL, the
 /// folders of the environment variable MILO_PLUGIN_PATH and then the default plugin folder
-/// (milo_registry_get_plugin_dir). Files are loaded in name order; a plugin id already loaded
-/// from an earlier folder shadows later ones. Stops at the first failure. [not-concurrent]
+/// (milo_registry_get_plugin_dir). Files are loaded in name order; a file name loaded from an
+/// earlier folder shadows the same name in later folders, and a file already loaded is
+/// skipped. Missing folders are skipped unless `dirs` names them. Every plugin is tried: one
+/// that fails to load leaves nothing registered (all-or-nothing) and does not keep the others
+/// out; the status and message of the first failure are returned after the rest are loaded.
+/// [not-concurrent]
 /// \since ABI 1
 MILO_API milo_status milo_registry_load_plugins(milo_registry* registry, const char* dirs,
                                                 milo_error* error);
@@ -146,7 +151,8 @@ MILO_API milo_status milo_doc_encode(milo_registry* registry, const milo_doc* do
                                      const milo_save_options* options, milo_write_fn write,
                                      void* write_context, milo_error* error);
 
-/// Loads a document file; the format is detected by content unless options name it. External
+/// Loads a document file; the format is detected by content (then by the file extension)
+/// unless options name it. External
 /// tensor files are memory-mapped (zero-copy) and verified. [thread-safe] \since ABI 1
 MILO_API milo_status milo_doc_load(milo_registry* registry, const char* path,
                                    const milo_load_options* options, milo_doc** out,

@@ -91,7 +91,7 @@ MILO_API void milo_doc_destroy(milo_doc* doc);
 /// Returns the root value (borrowed), or NULL when none is set. \since ABI 1
 MILO_API milo_value* milo_doc_get_root(const milo_doc* doc);
 
-/// Sets the root value; `root` must belong to `doc`. \since ABI 1
+/// Sets the root value; `root` must belong to `doc`; NULL clears it. \since ABI 1
 MILO_API milo_status milo_doc_set_root(milo_doc* doc, milo_value* root, milo_error* error);
 
 /// Reads a header field. Keys: "format_version", "producer.name", "producer.version",

@@ -1,0 +1,59 @@
+// Internal to the protobuf adapter: field numbers and wire tags of schema/milo/v1/document.proto
+// shared by the encoder and decoder. Keep in step with the .proto (never renumber).
+#ifndef MILO_ADAPTERS_PB_WIRE_HPP
+#define MILO_ADAPTERS_PB_WIRE_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#include "milo/plugin.h"
+
+namespace milo {
+namespace pb {
+
+enum Wire : uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
+
+constexpr uint32_t tag(uint32_t field, uint32_t wire) { return (field << 3) | wire; }
+
+// milo.v1.Value: the `kind` oneof is fields 1..15, `id` is 16.
+enum ValueField : uint32_t {
+    kValueNull = 1,
+    kValueBool = 2,
+    kValueInt = 3,
+    kValueBigInt = 4,
+    kValueFloat = 5,
+    kValueString = 6,
+    kValueBytes = 7,
+    kValueList = 8,
+    kValueTuple = 9,
+    kValueSet = 10,
+    kValueMap = 11,
+    kValueTensor = 12,
+    kValueObject = 13,
+    kValueGlobal = 14,
+    kValueRef = 15,
+    kValueId = 16,
+};
+
+// milo.v1.Tensor
+enum TensorField : uint32_t {
+    kTensorDtype = 1,
+    kTensorShape = 2,
+    kTensorItemsize = 3,
+    kTensorFields = 4,
+    kTensorData = 5,
+    kTensorExternal = 6,
+    kTensorItems = 7,
+    kTensorStrings = 8,
+};
+
+/// Encoder and decoder entry points (pb_encode.cpp, pb_decode.cpp). Both catch every exception.
+milo_status encode_document(const milo_api* api, const milo_doc* doc,
+                            const milo_encode_context* context, milo_error* error);
+milo_status decode_document(const milo_api* api, milo_doc* doc,
+                            const milo_decode_context* context, milo_error* error);
+
+}  // namespace pb
+}  // namespace milo
+
+#endif  // MILO_ADAPTERS_PB_WIRE_HPP

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release (-O2) in build-bench and runs them.
+#   scripts/bench.sh            full run (100 MB tensor, 10^6 small values; a few minutes)
+#   scripts/bench.sh --quick    about a minute
+# Other arguments go to milo_bench_formats (--dir DIR, --keep, --reps N, --tensor-mb N).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${MILO_BENCH_BUILD_DIR:-$root/build-bench}"
+jobs="${MILO_BENCH_JOBS:-2}"
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
+  -DMILO_BUILD_TESTS=ON -DMILO_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" --target milo_bench_formats -j "$jobs"
+exec "$build/bin/milo_bench_formats" "$@"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds Milo into build/ (or $1) with the given extra CMake arguments.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="${1:-$root/build}"
+shift || true
+cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE="${MILO_BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
+cmake --build "$dir" -j"${MILO_JOBS:-2}"
