@@ -4,6 +4,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define MILO_HAVE_SHA_NI 1
 #endif
@@ -99,9 +100,12 @@ void blocks_shani(uint32_t s[8], const uint8_t* p, size_t n) {
 }
 
 bool cpu_has_sha() {
+    // cpuid directly: not every compiler's __builtin_cpu_supports knows "sha"
     static const bool has = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19))) return false;  // SSE4.1
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+        return (b & (1u << 29)) != 0;  // SHA extensions
     }();
     return has;
 }

@@ -601,10 +601,13 @@ MILO_API milo_status milo_value_append_pair(milo_value* map, milo_value* key, mi
     if (milo_status s = same_doc(map, key, error)) return s;
     if (milo_status s = same_doc(map, item, error)) return s;
     return guarded(error, [&] {
-        map->keys.reserve(map->keys.size() + 1);
-        map->items.reserve(map->items.size() + 1);
         map->keys.push_back(key);
-        map->items.push_back(item);
+        try {
+            map->items.push_back(item);
+        } catch (...) {
+            map->keys.pop_back();  // keep keys and items paired
+            throw;
+        }
         return MILO_OK;
     });
 }
