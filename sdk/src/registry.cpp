@@ -100,6 +100,7 @@ const milo_api* api_table() {
         milo_registry_transporter_at,
         milo_registry_find_transporter,
         milo_registry_find_transporter_for_type,
+        milo_hash_sha256,
     };
     return &api;
 }

@@ -1,5 +1,7 @@
 #include "sha256.hpp"
 
+#include "milo/hash.h"
+
 #include <atomic>
 #include <cstring>
 
@@ -190,3 +192,9 @@ std::string sha256_hex(const void* data, size_t size) {
 }
 
 }  // namespace milo::core
+
+extern "C" MILO_API void milo_hash_sha256(const uint8_t* data, size_t size, char out[65]) {
+    static const uint8_t empty = 0;
+    std::string h = milo::core::sha256_hex(data != nullptr ? data : &empty, size);
+    std::memcpy(out, h.c_str(), 65);
+}

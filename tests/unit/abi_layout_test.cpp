@@ -213,7 +213,8 @@ PIN_SIZE(milo_host, 48);
     X(registry_transporter_count, 480) \
     X(registry_transporter_at, 488) \
     X(registry_find_transporter, 496) \
-    X(registry_find_transporter_for_type, 504)
+    X(registry_find_transporter_for_type, 504) \
+    X(hash_sha256, 512)
 
 PIN(milo_api, struct_size, 0);
 PIN(milo_api, abi_version, 4);
@@ -223,7 +224,7 @@ PIN(milo_api, abi_version, 4);
                   "milo_api." #member " does not match milo_" #member);
 MILO_API_MEMBERS(PIN_API_MEMBER)
 #undef PIN_API_MEMBER
-PIN_SIZE(milo_api, 512);  // 63 function pointers after the two uint32 fields
+PIN_SIZE(milo_api, 520);  // 64 function pointers after the two uint32 fields
 
 // ---------------------------------------------------------------------------------------------
 

@@ -248,29 +248,11 @@ private:
 
     // Validates one UTF-8 sequence at p_ (first byte >= 0x80) and steps over it.
     void step_utf8() {
-        uint8_t c = *p_;
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            fail(MILO_ERR_CORRUPT, "invalid UTF-8 in string");
-        }
-        if (size_t(end_ - p_) < len) fail(MILO_ERR_CORRUPT, "invalid UTF-8 in string (truncated)");
-        for (size_t k = 1; k < len; ++k) {
-            if ((p_[k] & 0xc0) != 0x80) fail(MILO_ERR_CORRUPT, "invalid UTF-8 in string");
-            cp = (cp << 6) | (p_[k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            fail(MILO_ERR_CORRUPT, "invalid UTF-8 in string (overlong, surrogate or too large)");
+        size_t len = milo::codec::utf8_sequence(p_, size_t(end_ - p_));
+        if (len == 0)
+            fail(MILO_ERR_CORRUPT,
+                 "invalid UTF-8 in string (bad or truncated sequence, overlong, surrogate or "
+                 "above U+10FFFF)");
         p_ += len;
     }
 

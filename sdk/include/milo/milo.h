@@ -5,6 +5,7 @@
 
 #include "milo/version.h"
 #include "milo/error.h"
+#include "milo/hash.h"
 #include "milo/value.h"
 #include "milo/registry.h"
 #include "milo/plugin.h"

@@ -408,44 +408,52 @@ inline bool parse_float(std::string_view s, float* out) {
 /* UTF-8                                                                                     */
 /* ---------------------------------------------------------------------------------------- */
 
+/// Length (1..4) of the valid UTF-8 sequence at `p` (`avail` ≥ 1 bytes readable), or 0 when it
+/// is not valid UTF-8 (bad lead or continuation byte, truncated, overlong, surrogate, > U+10FFFF).
+inline size_t utf8_sequence(const uint8_t* p, size_t avail) {
+    uint8_t c = p[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (avail < len) return 0;
+    for (size_t k = 1; k < len; ++k) {
+        if ((p[k] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (p[k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
 /// Offset of the first byte that is not part of valid UTF-8 (no surrogates, no overlongs), or
 /// SIZE_MAX when all of `s` is valid.
 inline size_t utf8_invalid_at(const char* s, size_t n) {
     const auto* p = reinterpret_cast<const uint8_t*>(s);
     size_t i = 0;
     while (i < n) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
+        if (p[i] < 0x80) {
             ++i;
             continue;
         }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (i + len > n) return i;
-        for (size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xc0) != 0x80) return i;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
+        size_t len = utf8_sequence(p + i, n - i);
+        if (len == 0) return i;
         i += len;
     }
     return SIZE_MAX;
 }
-
 
 /* ---------------------------------------------------------------------------------------- */
 /* Sharing: which nodes get "$id"/"$ref"                                                     */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "milo/error.h"
+#include "milo/hash.h"
 #include "milo/registry.h"
 #include "milo/value.h"
 
@@ -150,6 +151,8 @@ typedef struct milo_api {
                                                          const char* id);
     const milo_transporter* (*registry_find_transporter_for_type)(const milo_registry* registry,
                                                                   const char* type);
+    /* hash.h */
+    void (*hash_sha256)(const uint8_t* data, size_t size, char out[65]);
 } milo_api;
 
 /// Returns the library's API table for ABI `abi_version` (NULL when that ABI is newer than the
