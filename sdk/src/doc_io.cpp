@@ -279,7 +279,6 @@ struct ExternalPlan {
 
 void plan_external(const milo_doc& doc, const SaveOptions& opts, ExternalPlan* plan) {
     if (doc.root == nullptr) return;
-    const milo_api* api = milo::core::api_table();
     struct Frame { const milo_value* v; std::string path; };
     std::vector<Frame> stack{{doc.root, ""}};
     std::unordered_set<const milo_value*> seen;
@@ -339,7 +338,6 @@ void plan_external(const milo_doc& doc, const SaveOptions& opts, ExternalPlan* p
         }
         for (size_t i = kids.size(); i-- > 0;) stack.push_back(std::move(kids[i]));
     }
-    (void)api;
 }
 
 // Writes the sidecar in the safetensors layout into `file` (not yet committed, so the caller
@@ -617,6 +615,78 @@ milo_status resolve_external(milo_doc* doc, const std::string& doc_path, uint32_
     return MILO_OK;
 }
 
+// Bool elements (and bool record fields) must be 0 or 1: compact, protobuf and external data
+// could carry any byte, which no readable encoding could write back. Checked here once for
+// every format. Returns the offending tensor, the element and the byte, or nullptr.
+const milo_value* find_bad_bool(const milo_doc& doc, uint64_t* element, unsigned* byte) {
+    if (doc.root == nullptr) return nullptr;
+    const milo_api* api = milo::core::api_table();
+    std::vector<const milo_value*> stack{doc.root};
+    std::unordered_set<const milo_value*> seen;
+    std::vector<const milo_value*> kids;
+    while (!stack.empty()) {
+        const milo_value* v = stack.back();
+        stack.pop_back();
+        if (!milo::codec::kind_has_identity(v->kind) || !seen.insert(v).second) continue;
+        if (v->kind == MILO_KIND_TENSOR) {
+            const auto& t = *v->tensor;
+            auto check = [&](uint64_t offset, uint64_t stride, uint64_t per_item) {
+                for (uint64_t i = 0; i < t.count; ++i)
+                    for (uint64_t k = 0; k < per_item; ++k) {
+                        uint8_t b = t.data[i * stride + offset + k];
+                        if (b > 1) {
+                            *element = i;
+                            *byte = b;
+                            return true;
+                        }
+                    }
+                return false;
+            };
+            if (t.data != nullptr && t.dtype == MILO_DTYPE_BOOL && check(0, 1, 1)) return v;
+            if (t.data != nullptr && t.dtype == MILO_DTYPE_RECORD)
+                for (const auto& f : t.fields)
+                    if (f.dtype == MILO_DTYPE_BOOL && check(f.offset, t.itemsize, f.size)) return v;
+        }
+        kids.clear();
+        milo::codec::SharedNodes::children(api, v, v->kind, &kids);
+        stack.insert(stack.end(), kids.begin(), kids.end());
+    }
+    return nullptr;
+}
+
+// Document path of `target` (first occurrence), for messages.
+std::string path_to(const milo_doc& doc, const milo_value* target) {
+    struct Frame { const milo_value* v; std::string path; };
+    std::vector<Frame> stack{{doc.root, "/root"}};
+    std::unordered_set<const milo_value*> seen;
+    while (!stack.empty()) {
+        Frame f = std::move(stack.back());
+        stack.pop_back();
+        if (f.v == target) return f.path;
+        if (!milo::codec::kind_has_identity(f.v->kind) || !seen.insert(f.v).second) continue;
+        const milo_value* v = f.v;
+        if (v->kind == MILO_KIND_MAP) {
+            for (size_t i = 0; i < v->items.size(); ++i) {
+                const milo_value* k = v->keys[i];
+                stack.push_back({v->items[i], f.path + "/" + (k->kind == MILO_KIND_STRING
+                                                                  ? k->text
+                                                                  : std::to_string(i))});
+                stack.push_back({k, f.path + "/{key " + std::to_string(i) + "}"});
+            }
+        } else if (v->kind == MILO_KIND_OBJECT) {
+            if (v->state) stack.push_back({v->state, f.path + "/state"});
+            if (v->args) stack.push_back({v->args, f.path + "/args"});
+        } else if (v->kind == MILO_KIND_TENSOR) {
+            for (size_t i = 0; i < v->tensor->items.size(); ++i)
+                stack.push_back({v->tensor->items[i], f.path + "/" + std::to_string(i)});
+        } else {
+            for (size_t i = 0; i < v->items.size(); ++i)
+                stack.push_back({v->items[i], f.path + "/" + std::to_string(i)});
+        }
+    }
+    return "/root";
+}
+
 // Decodes `data` through a format into a new document.
 milo_status decode_document(const milo_format* f, const uint8_t* data,
                             size_t size, const char* name, Mapping* mapping,
@@ -655,6 +725,12 @@ milo_status decode_document(const milo_format* f, const uint8_t* data,
                     fv->c_str(), MILO_FORMAT_VERSION);
     if (file_path != nullptr)
         if (milo_status r = resolve_external(doc, *file_path, read_flags(options), error)) return r;
+    uint64_t element = 0;
+    unsigned byte = 0;
+    if (const milo_value* bad = find_bad_bool(*doc, &element, &byte))
+        return fail(error, MILO_ERR_CORRUPT,
+                    "%s: at %s: bool element %llu is 0x%02x; bool elements must be 0 or 1", name,
+                    path_to(*doc, bad).c_str(), static_cast<unsigned long long>(element), byte);
     *out = owner.release();
     return MILO_OK;
 }
