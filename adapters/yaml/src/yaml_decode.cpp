@@ -1,18 +1,21 @@
 // YAML decoder: strict reader of the subset of docs/format.md §5.
 //
-// Three stages: (1) a lexical pre-scan (yaml_prescan.cpp) bounds what yaml-cpp will buffer;
-// (2) yaml-cpp's event parser (never YAML::Load: aliases would expand) fills a compact tree of
-// scalars and collections, rejecting anchors, aliases, tags and extra documents; (3) the tree
-// is turned into document values. The tree lets tagged members come in any order and costs
-// a small multiple of the input; every tensor size is checked against the elements actually
-// present before anything is allocated.
+// Input the encoder wrote is read by fast_tree() (yaml_fast_tree.cpp) into the tree directly.
+// Anything else takes three stages: (1) a lexical pre-scan (yaml_prescan.cpp) bounds what
+// yaml-cpp will buffer; (2) yaml-cpp's event parser (never YAML::Load: aliases would expand)
+// fills the same tree, rejecting anchors, aliases, tags and extra documents; (3) the tree is
+// turned into document values by the code below, shared by both readers. The tree lets
+// tagged members come in any order; every tensor size is checked against the elements
+// actually present before anything is allocated.
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <istream>
 #include <streambuf>
@@ -24,23 +27,13 @@
 
 #include "milo/milo_codec.hpp"
 #include "yaml_format_internal.hpp"
+#include "yaml_tree.hpp"
 
 namespace milo {
 namespace yaml {
 namespace {
 
 namespace codec = milo::codec;
-
-enum NodeType : uint8_t { kPlain, kQuoted, kSeq, kMap };
-
-// 32-bit fields: the input is below 2 GiB (yaml-cpp's limit), so are offsets and counts.
-struct Node {
-    NodeType type;
-    int32_t line;  // 0-based, from yaml-cpp
-    int32_t col;
-    uint32_t a;  // scalar: offset in the arena; collection: first child in kids
-    uint32_t n;  // scalar: length; collection: number of children (map: 2 per pair)
-};
 
 // Error at a source place; converted to a message with the input name and document path.
 struct DecodeError {
@@ -61,14 +54,16 @@ struct MemBuf : std::streambuf {
 
 class TreeBuilder : public YAML::EventHandler {
 public:
-    TreeBuilder(const char* data, size_t size) : data_(data), size_(size) {
+    TreeBuilder(const char* data, size_t size, Tree& tree)
+        : nodes(tree.nodes), kids(tree.kids), root(tree.root), arena_(tree.arena), data_(data),
+          size_(size) {
         arena_.reserve(size);
     }
 
-    std::vector<Node> nodes;
-    std::vector<uint32_t> kids;
-    size_t root = SIZE_MAX;
-    std::string arena_;
+    std::vector<Node>& nodes;
+    std::vector<uint32_t>& kids;
+    size_t& root;
+    std::string& arena_;
 
     void OnDocumentStart(const YAML::Mark&) override {}
     void OnDocumentEnd() override {}
@@ -146,7 +141,8 @@ private:
     void add_scalar(const YAML::Mark& mark, NodeType t, const std::string& value) {
         size_t at = arena_.size();
         arena_.append(value);
-        nodes.push_back(Node{t, mark.line, mark.column, uint32_t(at), uint32_t(value.size())});
+        nodes.push_back(
+            Node{t, kTextInArena, mark.line, mark.column, uint32_t(at), uint32_t(value.size())});
         attach(nodes.size() - 1);
     }
 
@@ -160,7 +156,7 @@ private:
             throw DecodeError{MILO_ERR_LIMIT, mark.line, mark.column,
                               "YAML nesting deeper than " + std::to_string(kMaxYamlNesting) +
                                   " levels"};
-        nodes.push_back(Node{t, mark.line, mark.column, 0, 0});
+        nodes.push_back(Node{t, kTextInArena, mark.line, mark.column, 0, 0});
         attach(nodes.size() - 1);
         stack_.push_back({nodes.size() - 1, pending_.size()});
     }
@@ -215,7 +211,7 @@ struct PathSeg {
 class ValueBuilder {
 public:
     ValueBuilder(const milo_api* api, milo_doc* doc, const milo_decode_context* ctx,
-                 const TreeBuilder& tree, size_t input_size)
+                 Tree& tree, size_t input_size)
         : api_(api), doc_(doc), ctx_(ctx), t_(tree), input_size_(input_size) {
         max_depth_ = ctx->max_depth ? ctx->max_depth : codec::kDefaultMaxDepth;
     }
@@ -264,9 +260,98 @@ private:
     const Node& node(size_t i) const { return t_.nodes[i]; }
     std::string_view text(size_t i) const {
         const Node& n = node(i);
-        return std::string_view(t_.arena_.data() + n.a, n.n);
+        const char* base = n.flags & kTextInInput ? t_.input : t_.arena.data();
+        return std::string_view(base + n.a, n.n);
     }
-    size_t kid(size_t i, size_t k) const { return t_.kids[node(i).a + k]; }
+    size_t kid(size_t i, size_t k) {
+        if (node(i).flags & kPacked) expand(i);
+        return t_.kids[node(i).a + k];
+    }
+
+    // Walks the words of a packed sequence (validated by fast_tree: "[w, w, ...]").
+    struct PackedCursor {
+        const char* p;
+        std::string_view next() {
+            while (*p == ' ' || *p == ',' || *p == '[') ++p;
+            const char* s = p;
+            while (is_plain_char(*p)) ++p;
+            return std::string_view(s, size_t(p - s));
+        }
+    };
+
+    // Gives a packed sequence one node per word, for uses other than tensor data.
+    void expand(size_t i) {
+        Node seq = node(i);
+        uint32_t first = uint32_t(t_.kids.size());
+        PackedCursor c{t_.input + seq.a};
+        for (uint32_t k = 0; k < seq.n; ++k) {
+            std::string_view w = c.next();
+            uint32_t off = uint32_t(w.data() - t_.input);
+            t_.nodes.push_back(Node{kPlain, kTextInInput, seq.line,
+                                    seq.col + int32_t(off - seq.a), off, uint32_t(w.size())});
+            t_.kids.push_back(uint32_t(t_.nodes.size() - 1));
+        }
+        t_.nodes[i].a = first;
+        t_.nodes[i].flags = 0;
+    }
+
+    // Element `k` of packed sequence `seq` at `w` failed: the error names its place.
+    [[noreturn]] void fail_packed(size_t seq, std::string_view w, size_t k, const std::string& msg) {
+        const Node& n = node(seq);
+        path_.push_back({{}, k});
+        std::string m = msg + " (at " + path_text() + ")";
+        throw DecodeError{MILO_ERR_CORRUPT, n.line,
+                          n.col + int32_t(size_t(w.data() - t_.input) - n.a), m};
+    }
+
+    // Tells the host that input before `at` is done with, every few MB.
+    void maybe_consumed(size_t at) {
+        if (ctx_->consumed == nullptr || at < last_consumed_ + (size_t(4) << 20)) return;
+        ctx_->consumed(ctx_->context, at);
+        last_consumed_ = at;
+    }
+
+    // Numeric elements of a packed sequence into dst, dst + stride, ...
+    void packed_elements(size_t seq, int32_t dtype, uint8_t* dst, size_t stride, size_t group,
+                         size_t group_stride, bool release) {
+        PackedCursor c{t_.input + node(seq).a};
+        std::string err;
+        size_t n = node(seq).n;
+        if (group == 1 && group_stride == stride &&
+            (dtype == MILO_DTYPE_FLOAT64 || dtype == MILO_DTYPE_FLOAT32)) {
+            // The common case of large readable tensors, without the per-element dispatch.
+            for (size_t k = 0; k < n; ++k) {
+                std::string_view w = c.next();
+                bool ok = codec::is_json_number(w, nullptr);
+                if (ok && dtype == MILO_DTYPE_FLOAT64) {
+                    double v = 0;
+                    ok = codec::parse_double(w, &v);
+                    std::memcpy(dst + k * 8, &v, 8);
+                } else if (ok) {
+                    float v = 0;
+                    ok = codec::parse_float(w, &v);
+                    std::memcpy(dst + k * 4, &v, 4);
+                }
+                if (!ok) {
+                    scalar_element(dtype, true, w, dst, &err);
+                    fail_packed(seq, w, k, err);
+                }
+                if (release && (k & 0xffff) == 0) maybe_consumed(size_t(w.data() - t_.input));
+            }
+            return;
+        }
+        uint8_t* row = dst;
+        size_t j = 0;
+        for (size_t k = 0; k < n; ++k) {
+            std::string_view w = c.next();
+            if (!scalar_element(dtype, true, w, row + j * stride, &err)) fail_packed(seq, w, k, err);
+            if (++j == group) {
+                j = 0;
+                row += group_stride;
+            }
+            if (release && (k & 0xffff) == 0) maybe_consumed(size_t(w.data() - t_.input));
+        }
+    }
 
     [[noreturn]] void fail(size_t at, const std::string& msg, milo_status st = MILO_ERR_CORRUPT) {
         std::string m = msg;
@@ -656,8 +741,8 @@ private:
         return tensor(v, id_node, id, depth);
     }
 
-    // Decodes base64 text; `expected` (SIZE_MAX: any) is checked before allocating.
-    std::vector<uint8_t> base64(size_t i, const char* what, size_t expected) {
+    // Decoded size of base64 text; `expected` (SIZE_MAX: any) is checked before allocating.
+    size_t base64_size(size_t i, const char* what, size_t expected) {
         if (node(i).type != kQuoted) fail(i, std::string("expected a base64 string for ") + what);
         std::string_view s = text(i);
         size_t n = codec::base64_decoded_size(s.data(), s.size());
@@ -667,11 +752,45 @@ private:
         if (expected != SIZE_MAX && n != expected)
             fail(i, std::string(what) + " holds " + std::to_string(n) + " bytes, expected " +
                         std::to_string(expected));
-        std::vector<uint8_t> out(n);
-        size_t bad = codec::base64_decode(s.data(), s.size(), out.data());
+        return n;
+    }
+
+    std::vector<uint8_t> base64(size_t i, const char* what, size_t expected) {
+        std::vector<uint8_t> out(base64_size(i, what, expected));
+        base64_into(i, what, out.data());
+        return out;
+    }
+
+    static bool is_base64_char(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/';
+    }
+
+    // Decodes checked base64 text into `out` in chunks, releasing input text behind it. The
+    // result and the offset of a bad character are those of one base64_decode call.
+    void base64_into(size_t i, const char* what, uint8_t* out) {
+        std::string_view s = text(i);
+        bool release = (node(i).flags & kTextInInput) != 0;
+        constexpr size_t kChunk = size_t(4) << 20;  // characters, a multiple of 4
+        size_t bad = SIZE_MAX;
+        for (size_t at = 0; at < s.size() && bad == SIZE_MAX; at += kChunk) {
+            size_t len = std::min(kChunk, s.size() - at);
+            size_t b = codec::base64_decode(s.data() + at, len, out + at / 4 * 3);
+            if (at + len < s.size()) {
+                // base64_decode took the chunk's last quad as the end of the text; padding
+                // there is a bad character in the middle.
+                const char* q = s.data() + at + len - 4;
+                if (b == SIZE_MAX || b >= len - 4) {
+                    b = SIZE_MAX;
+                    for (size_t k = 0; k < 4 && b == SIZE_MAX; ++k)
+                        if (!is_base64_char(q[k])) b = len - 4 + k;
+                }
+            }
+            if (b != SIZE_MAX) bad = at + b;
+            if (release) maybe_consumed(size_t(s.data() + at + len - t_.input));
+        }
         if (bad != SIZE_MAX)
             fail(i, std::string("bad base64 in ") + what + " at character " + std::to_string(bad));
-        return out;
     }
 
     /* ---- tensors --------------------------------------------------------------------- */
@@ -810,10 +929,10 @@ private:
         if (b64_n != SIZE_MAX) {
             if (dtype == MILO_DTYPE_OBJECT || dtype == MILO_DTYPE_STRING)
                 fail(b64_n, "object and string tensors have no base64 form");
-            std::vector<uint8_t> raw = base64(b64_n, "base64", size_t(nbytes));
+            size_t n = base64_size(b64_n, "base64", size_t(nbytes));
             out = create(dtype, itemsize, shape, fields, body);
             define_id(id_node, id, out);
-            if (!raw.empty()) std::memcpy(mutable_data(out, body), raw.data(), raw.size());
+            if (n != 0) base64_into(b64_n, "base64", mutable_data(out, body));
             return out;
         }
         path_.push_back({"data", 0});
@@ -853,8 +972,12 @@ private:
             int32_t scalar = dtype == MILO_DTYPE_COMPLEX64 ? MILO_DTYPE_FLOAT32
                              : dtype == MILO_DTYPE_COMPLEX128 ? MILO_DTYPE_FLOAT64 : dtype;
             uint32_t esize = codec::dtype_info(scalar)->size;
-            for (size_t k = 0; k < count * parts; ++k)
-                element(scalar, kid(data_n, k), dst + k * esize, k);
+            if (node(data_n).flags & kPacked) {
+                packed_elements(data_n, scalar, dst, esize, 1, esize, true);
+            } else {
+                for (size_t k = 0; k < count * parts; ++k)
+                    element(scalar, kid(data_n, k), dst + k * esize, k);
+            }
         }
         path_.pop_back();
         return out;
@@ -930,9 +1053,16 @@ private:
             uint64_t per = f.subcount * (codec::dtype_is_complex(f.dtype) ? 2 : 1);
             path_.push_back({f.name, 0});
             size_t e = 0;
-            for (uint64_t item = 0; item < count; ++item)
-                for (uint64_t j = 0; j < per; ++j, ++e)
-                    element(scalar, kid(columns[k], e), dst + item * itemsize + f.offset + j * esize, e);
+            if (count != 0 && per != 0 && (node(columns[k]).flags & kPacked)) {
+                // Columns are read in field order, not file order: no input is released.
+                packed_elements(columns[k], scalar, dst + f.offset, esize, size_t(per),
+                                size_t(itemsize), false);
+            } else {
+                for (uint64_t item = 0; item < count; ++item)
+                    for (uint64_t j = 0; j < per; ++j, ++e)
+                        element(scalar, kid(columns[k], e),
+                                dst + item * itemsize + f.offset + j * esize, e);
+            }
             path_.pop_back();
         }
         size_t at = 0;
@@ -950,56 +1080,68 @@ private:
     void element(int32_t dtype, size_t i, uint8_t* dst, size_t index) {
         const Node& n = node(i);
         path_.push_back({{}, index});
-        if (dtype == MILO_DTYPE_BOOL) {
-            std::string_view s = text(i);
-            if (n.type != kPlain || (s != "true" && s != "false")) fail(i, "expected true or false");
-            *dst = s == "true";
+        if (codec::dtype_is_float(dtype) && n.type == kMap) {
+            int width = int(codec::dtype_info(dtype)->size);
+            bool bf = dtype == MILO_DTYPE_BFLOAT16;
+            uint64_t bits = 0;
+            if (n.n != 2 || node(kid(i, 0)).type != kQuoted || text(kid(i, 0)) != "$float" ||
+                node(kid(i, 1)).type != kQuoted ||
+                !codec::parse_nonfinite(text(kid(i, 1)), width, bf, &bits))
+                fail(i, std::string("expected a number or {\"$float\": ...} with a ") +
+                            std::to_string(width * 2) + "-digit pattern");
+            if (width == 2) store(dst, uint16_t(bits));
+            else if (width == 4) store(dst, uint32_t(bits));
+            else store(dst, bits);
             path_.pop_back();
             return;
+        }
+        bool plain = n.type == kPlain;
+        std::string err;
+        if (!scalar_element(dtype, plain, plain ? text(i) : std::string_view(), dst, &err))
+            fail(i, err);
+        path_.pop_back();
+    }
+
+    // A plain scalar (`plain` false: some other node) as one element; false and `err` if not.
+    bool scalar_element(int32_t dtype, bool plain, std::string_view s, uint8_t* dst,
+                        std::string* err) {
+        if (dtype == MILO_DTYPE_BOOL) {
+            if (!plain || (s != "true" && s != "false")) return *err = "expected true or false", false;
+            *dst = s == "true";
+            return true;
         }
         if (codec::dtype_is_float(dtype)) {
             int width = int(codec::dtype_info(dtype)->size);
             bool bf = dtype == MILO_DTYPE_BFLOAT16;
-            if (n.type == kMap) {
-                uint64_t bits = 0;
-                if (n.n != 2 || node(kid(i, 0)).type != kQuoted || text(kid(i, 0)) != "$float" ||
-                    node(kid(i, 1)).type != kQuoted ||
-                    !codec::parse_nonfinite(text(kid(i, 1)), width, bf, &bits))
-                    fail(i, std::string("expected a number or {\"$float\": ...} with a ") +
-                                std::to_string(width * 2) + "-digit pattern");
-                if (width == 2) store(dst, uint16_t(bits));
-                else if (width == 4) store(dst, uint32_t(bits));
-                else store(dst, bits);
-                path_.pop_back();
-                return;
+            if (!plain || !codec::is_json_number(s, nullptr)) {
+                *err = "expected a number";
+                return false;
             }
-            std::string_view s = text(i);
-            if (n.type != kPlain || !codec::is_json_number(s, nullptr))
-                fail(i, "expected a number");
             if (width == 8) {
                 double d = 0;
-                if (!codec::parse_double(s, &d)) fail(i, "number out of float64 range");
+                if (!codec::parse_double(s, &d)) return *err = "number out of float64 range", false;
                 store(dst, d);
             } else {
                 float f = 0;
-                if (!codec::parse_float(s, &f)) fail(i, "number out of float32 range");
+                if (!codec::parse_float(s, &f)) return *err = "number out of float32 range", false;
                 if (width == 4) {
                     store(dst, f);
                 } else {
                     uint16_t h = 0;
                     bool ok = bf ? codec::float_to_bfloat16_exact(f, &h) : codec::float_to_half_exact(f, &h);
-                    if (!ok) fail(i, std::string("not exactly a ") + (bf ? "bfloat16" : "float16") + " value");
+                    if (!ok) {
+                        *err = std::string("not exactly a ") + (bf ? "bfloat16" : "float16") + " value";
+                        return false;
+                    }
                     store(dst, h);
                 }
             }
-            path_.pop_back();
-            return;
+            return true;
         }
         // integers
-        std::string_view s = text(i);
         bool integer = false;
-        if (n.type != kPlain || !codec::is_json_number(s, &integer) || !integer)
-            fail(i, "expected an integer");
+        if (!plain || !codec::is_json_number(s, &integer) || !integer)
+            return *err = "expected an integer", false;
         bool ok = true;
         if (codec::dtype_is_signed(dtype)) {
             int64_t v = 0;
@@ -1022,17 +1164,21 @@ private:
                 default: if (ok) store(dst, v); break;
             }
         }
-        if (!ok) fail(i, std::string("integer out of range for ") + codec::dtype_info(dtype)->name);
-        path_.pop_back();
+        if (!ok) {
+            *err = std::string("integer out of range for ") + codec::dtype_info(dtype)->name;
+            return false;
+        }
+        return true;
     }
 
     const milo_api* api_;
     milo_doc* doc_;
     const milo_decode_context* ctx_;
-    const TreeBuilder& t_;
+    Tree& t_;
     size_t input_size_;
     uint32_t max_depth_;
     milo_error err_ = MILO_ERROR_INIT;
+    size_t last_consumed_ = 0;
     std::vector<PathSeg> path_;
     std::unordered_map<uint64_t, milo_value*> ids_;
 };
@@ -1065,20 +1211,33 @@ milo_status decode(const milo_api* api, milo_doc* doc, const milo_decode_context
                               (name + ": YAML input larger than 2 GiB; use JSON or protobuf").c_str());
     if (size >= 3 && std::memcmp(data, "\xef\xbb\xbf", 3) == 0)
         return report(MILO_ERR_CORRUPT, 0, "byte order mark; Milo YAML is UTF-8 without a BOM");
-    size_t bad = codec::utf8_invalid_at(data, size);
+    size_t bad = utf8_invalid_at(data, size);
     if (bad != SIZE_MAX) return report(MILO_ERR_CORRUPT, bad, "invalid UTF-8");
     uint32_t max_depth = ctx->max_depth ? ctx->max_depth : codec::kDefaultMaxDepth;
     uint32_t flow_limit = std::min<uint32_t>(uint32_t(kMaxYamlNesting), 3 * max_depth + 8);
-    PrescanResult pre = prescan(data, size, flow_limit);
-    if (pre.status != MILO_OK) return report(pre.status, pre.offset, pre.message);
 
+    // MILO_YAML_FASTPATH=0 always uses yaml-cpp; =only refuses what the fast reader cannot
+    // read (for tests that compare the two readers).
+    const char* mode = std::getenv("MILO_YAML_FASTPATH");
+    bool fast_allowed = mode == nullptr || std::strcmp(mode, "0") != 0;
+    bool fast_only = mode != nullptr && std::strcmp(mode, "only") == 0;
     try {
-        TreeBuilder tree(data, size);
-        {
+        Tree tree;
+        if (!fast_allowed || !fast_tree(data, size, flow_limit, &tree)) {
+            // fast_tree accepts only input the pre-scan accepts, so the scan is needed here only.
+            PrescanResult pre = prescan(data, size, flow_limit);
+            if (pre.status != MILO_OK) return report(pre.status, pre.offset, pre.message);
+            if (fast_only)
+                throw DecodeError{MILO_ERR_UNSUPPORTED, -1, -1,
+                                  "not in the canonical YAML subset (MILO_YAML_FASTPATH=only)"};
+            tree = Tree{};
+            tree.input = data;
+            tree.input_size = size;
+            TreeBuilder builder(data, size, tree);
             MemBuf buf(data, size);
             std::istream in(&buf);
             YAML::Parser parser(in);
-            if (!parser.HandleNextDocument(tree))
+            if (!parser.HandleNextDocument(builder))
                 throw DecodeError{MILO_ERR_CORRUPT, -1, -1, "empty input: expected a Milo document"};
             RejectAll rest;
             if (parser.HandleNextDocument(rest))

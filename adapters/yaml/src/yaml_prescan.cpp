@@ -11,12 +11,16 @@
 // (quoted strings, one-word plain scalars, flow and block collections, comments) and rejects
 // everything it cannot classify exactly: a quote after a plain word, a plain scalar that may
 // continue on the next line, "," outside flow collections, ":" without a following space.
+#include <algorithm>
 #include <string>
 
+#include "milo/milo_codec.hpp"
 #include "yaml_format_internal.hpp"
 
 namespace milo {
 namespace yaml {
+
+namespace codec = milo::codec;
 
 void line_column(const char* data, size_t size, size_t offset, size_t* line, size_t* column) {
     size_t l = 1, start = 0;
@@ -29,6 +33,29 @@ void line_column(const char* data, size_t size, size_t offset, size_t* line, siz
     }
     *line = l;
     *column = offset - start + 1;
+}
+
+size_t utf8_invalid_at(const char* s, size_t n) {
+    const auto* p = reinterpret_cast<const uint8_t*>(s);
+    size_t i = 0;
+    while (i < n) {
+        if (n - i >= 8) {
+            uint64_t x;
+            std::memcpy(&x, p + i, 8);
+            if ((x & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (p[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len = codec::utf8_sequence(p + i, n - i);
+        if (len == 0) return i;
+        i += len;
+    }
+    return SIZE_MAX;
 }
 
 namespace {
@@ -247,6 +274,7 @@ private:
         begin_node("'\"'");
         size_t start = i_++;
         while (true) {
+            i_ = skip_quoted_text(d_, i_, n_);
             if (i_ >= n_) fail(MILO_ERR_CORRUPT, start, "unterminated double-quoted string");
             unsigned char c = static_cast<unsigned char>(d_[i_]);
             if (c == '"') break;
