@@ -272,24 +272,6 @@ private:
         return v;
     }
 
-    static void append_utf8(std::string& s, uint32_t cp) {
-        if (cp < 0x80) {
-            s += char(cp);
-        } else if (cp < 0x800) {
-            s += char(0xc0 | (cp >> 6));
-            s += char(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            s += char(0xe0 | (cp >> 12));
-            s += char(0x80 | ((cp >> 6) & 0x3f));
-            s += char(0x80 | (cp & 0x3f));
-        } else {
-            s += char(0xf0 | (cp >> 18));
-            s += char(0x80 | ((cp >> 12) & 0x3f));
-            s += char(0x80 | ((cp >> 6) & 0x3f));
-            s += char(0x80 | (cp & 0x3f));
-        }
-    }
-
     // Reads a string at p_ (after optional whitespace). The result points into the input when
     // the string has no escapes, else into `scratch`.
     std::string_view read_string(std::string& scratch, const char* what = "a string") {
@@ -354,7 +336,7 @@ private:
                                             " not followed by a low surrogate escape");
                             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                         }
-                        append_utf8(scratch, cp);
+                        codec::utf8_append(scratch, cp);
                         break;
                     }
                     default:

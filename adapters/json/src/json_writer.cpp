@@ -701,20 +701,11 @@ private:
         size_t ndim = 0;
         check(api_->value_get_tensor(t, &dtype, &shape, &ndim, nullptr), "tensor");
         uint64_t count = 1;
-        for (size_t i = 0; i < ndim; ++i) {
-            if (shape[i] < 0 || __builtin_mul_overflow(count, uint64_t(shape[i]), &count))
-                fail(MILO_ERR_INVALID_ARGUMENT, "bad tensor shape");
-        }
+        if (!codec::element_count(shape, ndim, &count))
+            fail(MILO_ERR_INVALID_ARGUMENT, "bad tensor shape");
         int32_t mode = MILO_TENSORS_READABLE;
         const char* ext_name = nullptr;
-        if (ctx_->tensor_storage != nullptr)
-            mode = ctx_->tensor_storage(ctx_->context, t, &ext_name);
-        if (dtype == MILO_DTYPE_OBJECT || dtype == MILO_DTYPE_STRING) mode = MILO_TENSORS_READABLE;
-        if (dtype == MILO_DTYPE_RECORD && mode == MILO_TENSORS_EXTERNAL)
-            mode = MILO_TENSORS_COMPACT;
-        if (mode != MILO_TENSORS_COMPACT && mode != MILO_TENSORS_EXTERNAL)
-            mode = MILO_TENSORS_READABLE;
-        if (mode == MILO_TENSORS_EXTERNAL && ext_name == nullptr)
+        if (!codec::tensor_storage(ctx_, t, dtype, MILO_TENSORS_READABLE, &mode, &ext_name))
             fail(MILO_ERR_INVALID_ARGUMENT, "external tensor without a name");
 
         bool first = true;

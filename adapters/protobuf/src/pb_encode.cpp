@@ -503,14 +503,12 @@ bool Encoder::size_tensor(const milo_value* v, uint32_t depth, NodeInfo* info) {
         }
     }
     const char* name = nullptr;
-    int32_t storage = ctx_->tensor_storage != nullptr
-                          ? ctx_->tensor_storage(ctx_->context, v, &name)
-                          : MILO_TENSORS_COMPACT;
-    if (storage == MILO_TENSORS_EXTERNAL && dtype != MILO_DTYPE_RECORD) {
-        if (name == nullptr) {
-            fail(MILO_ERR_INTERNAL, "external tensor storage without a name");
-            return false;
-        }
+    int32_t storage = MILO_TENSORS_COMPACT;
+    if (!codec::tensor_storage(ctx_, v, dtype, MILO_TENSORS_COMPACT, &storage, &name)) {
+        fail(MILO_ERR_INTERNAL, "external tensor storage without a name");
+        return false;
+    }
+    if (storage == MILO_TENSORS_EXTERNAL) {
         info->external = name;
         info->inner = total + len_field(std::strlen(name));
         return true;

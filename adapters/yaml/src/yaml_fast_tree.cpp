@@ -11,6 +11,7 @@
 // accept input that yaml-cpp would read differently: whatever it is unsure about, it refuses.
 #include <cstring>
 
+#include "milo/milo_codec.hpp"
 #include "yaml_format_internal.hpp"
 #include "yaml_tree.hpp"
 
@@ -133,19 +134,6 @@ private:
         return v;
     }
 
-    static void append_utf8(std::string& s, uint32_t cp) {
-        if (cp < 0x80) {
-            s += char(cp);
-        } else if (cp < 0x800) {
-            s += char(0xc0 | (cp >> 6));
-            s += char(0x80 | (cp & 0x3f));
-        } else {
-            s += char(0xe0 | (cp >> 12));
-            s += char(0x80 | ((cp >> 6) & 0x3f));
-            s += char(0x80 | (cp & 0x3f));
-        }
-    }
-
     // A double-quoted scalar on one line, at i_. Keys always go to the arena (error paths
     // name them after the input may have been released); other strings without escapes
     // point into the input.
@@ -193,7 +181,7 @@ private:
                     if (n_ - k < size_t(digits)) bail();
                     uint32_t cp = hex_value(d_ + k, digits);
                     if (cp >= 0xd800 && cp <= 0xdfff) bail();
-                    append_utf8(t_.arena, cp);
+                    milo::codec::utf8_append(t_.arena, cp);
                     k += size_t(digits);
                     break;
                 }

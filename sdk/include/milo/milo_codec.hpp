@@ -455,6 +455,54 @@ inline size_t utf8_invalid_at(const char* s, size_t n) {
     return SIZE_MAX;
 }
 
+/// Appends code point `cp` (≤ U+10FFFF, not a surrogate) to `s` as UTF-8.
+inline void utf8_append(std::string& s, uint32_t cp) {
+    if (cp < 0x80) {
+        s += char(cp);
+    } else if (cp < 0x800) {
+        s += char(0xc0 | (cp >> 6));
+        s += char(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        s += char(0xe0 | (cp >> 12));
+        s += char(0x80 | ((cp >> 6) & 0x3f));
+        s += char(0x80 | (cp & 0x3f));
+    } else {
+        s += char(0xf0 | (cp >> 18));
+        s += char(0x80 | ((cp >> 12) & 0x3f));
+        s += char(0x80 | ((cp >> 6) & 0x3f));
+        s += char(0x80 | (cp & 0x3f));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Encoding tensors                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/// Element count of a shape; false on a negative dimension or overflow.
+inline bool element_count(const int64_t* shape, size_t ndim, uint64_t* count) {
+    uint64_t n = 1;
+    for (size_t i = 0; i < ndim; ++i)
+        if (shape[i] < 0 || __builtin_mul_overflow(n, uint64_t(shape[i]), &n)) return false;
+    *count = n;
+    return true;
+}
+
+/// How an encoder stores tensor `t` of `dtype`: the host's answer (or `fallback` without a
+/// callback) normalised to what the dtype allows — object and string tensors are always
+/// READABLE, record tensors never EXTERNAL (COMPACT instead), an unknown answer is READABLE.
+/// `*name` is the external name. Returns false when the host said EXTERNAL without a name.
+inline bool tensor_storage(const milo_encode_context* ctx, const milo_value* t, int32_t dtype,
+                           int32_t fallback, int32_t* mode, const char** name) {
+    *name = nullptr;
+    int32_t m = ctx->tensor_storage != nullptr ? ctx->tensor_storage(ctx->context, t, name)
+                                               : fallback;
+    if (dtype == MILO_DTYPE_OBJECT || dtype == MILO_DTYPE_STRING) m = MILO_TENSORS_READABLE;
+    if (dtype == MILO_DTYPE_RECORD && m == MILO_TENSORS_EXTERNAL) m = MILO_TENSORS_COMPACT;
+    if (m != MILO_TENSORS_COMPACT && m != MILO_TENSORS_EXTERNAL) m = MILO_TENSORS_READABLE;
+    *mode = m;
+    return m != MILO_TENSORS_EXTERNAL || *name != nullptr;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Sharing: which nodes get "$id"/"$ref"                                                     */
 /* ---------------------------------------------------------------------------------------- */
