@@ -478,10 +478,12 @@ MILO_API milo_status milo_value_create_tensor_borrowed(milo_doc* doc, int32_t dt
         t->itemsize = size;
         t->data = static_cast<const uint8_t*>(data);
         t->nbytes = nbytes;
+        milo_value* v = doc->make(MILO_KIND_TENSOR);
+        // the document takes over the release only once nothing can fail any more: on an
+        // error the caller still owns the memory
         t->borrowed = true;
         t->release = release;
         t->release_context = release_context;
-        milo_value* v = doc->make(MILO_KIND_TENSOR);
         v->tensor = std::move(t);
         *out = v;
         return MILO_OK;

@@ -186,7 +186,8 @@ MILO_API milo_status milo_value_create_record_tensor(milo_doc* doc, uint64_t ite
 /// A numeric tensor over caller memory without copying. `data` must hold exactly
 /// shape-product × itemsize bytes, little-endian, C order, and stay valid and unchanged until
 /// `release(release_context)` is called (once; `release` may be NULL for static memory). The
-/// document copies the data before the first mutable access. \since ABI 1
+/// document copies the data before the first mutable access. On failure nothing is released:
+/// the caller keeps the memory. \since ABI 1
 MILO_API milo_status milo_value_create_tensor_borrowed(milo_doc* doc, int32_t dtype,
                                                        const int64_t* shape, size_t ndim,
                                                        const void* data, size_t nbytes,
