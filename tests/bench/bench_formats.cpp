@@ -48,7 +48,8 @@ struct Config {
     bool keep = false;
     std::string dir = "/tmp/milo-bench";
     size_t tensor_bytes = size_t(100) << 20;      // the float64 tensor of part 1
-    size_t yaml_readable_bytes = size_t(10) << 20;  // yaml readable is run smaller
+    size_t yaml_readable_bytes = size_t(100) << 20;  // same as the tensor (was smaller while
+                                                     // YAML went through yaml-cpp only)
     size_t small_values = 1000000;                  // scalar leaves of part 3
     int max_reps = 3;           // best of up to this many runs …
     double rep_budget_s = 8.0;  // … while the runs of one operation stay under this budget
@@ -1003,7 +1004,7 @@ int main(int argc, char** argv) {
     }
     if (g_cfg.quick) {
         g_cfg.tensor_bytes = size_t(10) << 20;
-        g_cfg.yaml_readable_bytes = size_t(1) << 20;
+        g_cfg.yaml_readable_bytes = size_t(10) << 20;
         g_cfg.small_values = 100000;
         g_cfg.max_reps = 2;
         g_cfg.rep_budget_s = 2.0;
@@ -1012,7 +1013,7 @@ int main(int argc, char** argv) {
     if (reps > 0) g_cfg.max_reps = reps;
     if (tensor_mb > 0) {
         g_cfg.tensor_bytes = size_t(tensor_mb) << 20;
-        g_cfg.yaml_readable_bytes = std::min(g_cfg.yaml_readable_bytes, g_cfg.tensor_bytes);
+        g_cfg.yaml_readable_bytes = g_cfg.tensor_bytes;
     }
     const size_t n = g_cfg.tensor_bytes / 8;
     const size_t n_yaml = g_cfg.yaml_readable_bytes / 8;

@@ -1211,8 +1211,24 @@ milo_status decode(const milo_api* api, milo_doc* doc, const milo_decode_context
                               (name + ": YAML input larger than 2 GiB; use JSON or protobuf").c_str());
     if (size >= 3 && std::memcmp(data, "\xef\xbb\xbf", 3) == 0)
         return report(MILO_ERR_CORRUPT, 0, "byte order mark; Milo YAML is UTF-8 without a BOM");
-    size_t bad = utf8_invalid_at(data, size);
-    if (bad != SIZE_MAX) return report(MILO_ERR_CORRUPT, bad, "invalid UTF-8");
+    // Validate in 4 MB chunks and let the host drop each one: both passes over a large input
+    // (this check and the scan) would otherwise keep the whole text resident.
+    auto release = [](void* c, size_t offset) {
+        auto* dc = static_cast<const milo_decode_context*>(c);
+        if (dc->consumed != nullptr) dc->consumed(dc->context, offset);
+    };
+    for (size_t at = 0; at < size;) {
+        size_t end = std::min(size, at + (size_t(4) << 20));
+        size_t bad = utf8_invalid_at(data + at, end - at);
+        if (bad == SIZE_MAX) {
+            at = end;
+            release(const_cast<milo_decode_context*>(ctx), at);
+        } else if (end < size && bad + 4 > end - at) {
+            at += bad;  // a sequence cut by the chunk's end: check it with the next chunk
+        } else {
+            return report(MILO_ERR_CORRUPT, at + bad, "invalid UTF-8");
+        }
+    }
     uint32_t max_depth = ctx->max_depth ? ctx->max_depth : codec::kDefaultMaxDepth;
     uint32_t flow_limit = std::min<uint32_t>(uint32_t(kMaxYamlNesting), 3 * max_depth + 8);
 
@@ -1223,7 +1239,9 @@ milo_status decode(const milo_api* api, milo_doc* doc, const milo_decode_context
     bool fast_only = mode != nullptr && std::strcmp(mode, "only") == 0;
     try {
         Tree tree;
-        if (!fast_allowed || !fast_tree(data, size, flow_limit, &tree)) {
+        if (!fast_allowed ||
+            !fast_tree(data, size, flow_limit, &tree, release,
+                       const_cast<milo_decode_context*>(ctx))) {
             // fast_tree accepts only input the pre-scan accepts, so the scan is needed here only.
             PrescanResult pre = prescan(data, size, flow_limit);
             if (pre.status != MILO_OK) return report(pre.status, pre.offset, pre.message);

@@ -23,8 +23,10 @@ struct NotCanonical {};
 
 class FastTree {
 public:
-    FastTree(const char* d, size_t n, uint32_t max_flow, Tree& t)
-        : d_(d), n_(n), max_flow_(max_flow), t_(t) {}
+    FastTree(const char* d, size_t n, uint32_t max_flow, Tree& t, void (*release)(void*, size_t),
+             void* release_context)
+        : d_(d), n_(n), max_flow_(max_flow), t_(t), release_(release),
+          release_context_(release_context) {}
 
     void run() {
         // Leading blank lines, comments and one "---" line.
@@ -43,6 +45,13 @@ public:
 
 private:
     [[noreturn]] static void bail() { throw NotCanonical{}; }
+
+    // Lets the host drop the pages scanned so far (every 4 MB).
+    void maybe_release(size_t at) {
+        if (release_ == nullptr || at < next_release_) return;
+        release_(release_context_, at);
+        next_release_ = at + (size_t(4) << 20);
+    }
 
     bool eof() const { return i_ >= n_; }
     int32_t col() const { return int32_t(i_ - line_start_); }
@@ -70,6 +79,7 @@ private:
             ++i_;
             ++line_;
             line_start_ = i_;
+            maybe_release(i_);
         }
     }
 
@@ -281,6 +291,7 @@ private:
             char first = d[start];
             if (first == 'N' || first == '-' || first == '.') check_word(start, i);
             ++count;
+            if ((count & 0xffff) == 0) maybe_release(i);
             while (i < n && d[i] == ' ') ++i;
             if (i >= n) return false;
             char c = d[i];
@@ -417,6 +428,9 @@ private:
     uint32_t flow_ = 0;
     size_t i_ = 0;
     size_t line_start_ = 0;
+    void (*release_)(void*, size_t) = nullptr;
+    void* release_context_ = nullptr;
+    size_t next_release_ = size_t(4) << 20;
     int32_t line_ = 0;
     int depth_ = 0;
     std::vector<uint32_t> pending_;
@@ -424,11 +438,12 @@ private:
 
 }  // namespace
 
-bool fast_tree(const char* data, size_t size, uint32_t max_flow_depth, Tree* tree) {
+bool fast_tree(const char* data, size_t size, uint32_t max_flow_depth, Tree* tree,
+               void (*release)(void*, size_t), void* release_context) {
     tree->input = data;
     tree->input_size = size;
     try {
-        FastTree f(data, size, max_flow_depth, *tree);
+        FastTree f(data, size, max_flow_depth, *tree, release, release_context);
         f.run();
         return tree->root != SIZE_MAX;
     } catch (const NotCanonical&) {

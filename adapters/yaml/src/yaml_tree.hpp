@@ -45,7 +45,11 @@ struct Tree {
 /// comments and a leading "---". Returns false, with `tree` in an unspecified state, for any
 /// other construct; the caller then uses yaml-cpp. Whatever it accepts also passes
 /// prescan(data, size, max_flow_depth), which therefore runs only when it gives up.
-bool fast_tree(const char* data, size_t size, uint32_t max_flow_depth, Tree* tree);
+/// `release(release_context, offset)`, when given, is called every few MB with an offset whose
+/// preceding pages the reader has finished scanning (the host may drop them; they stay
+/// readable), so a large input is not held resident twice.
+bool fast_tree(const char* data, size_t size, uint32_t max_flow_depth, Tree* tree,
+               void (*release)(void*, size_t) = nullptr, void* release_context = nullptr);
 
 struct PlainTable {
     bool v[256];

@@ -181,7 +181,8 @@ typedef struct milo_decode_context {
     uint32_t max_depth;   ///< nesting limit to enforce
     uint32_t reserved;
     void* context;        ///< pass to the callbacks below
-    /// Optional hint: bytes before `offset` will not be read again (lets the host drop pages).
+    /// Optional hint: the decoder is done with the bytes before `offset` for now. The host may
+    /// drop their pages from memory; they stay readable (reading them again costs a re-read).
     void (*consumed)(void* context, size_t offset);
     /// Creates a numeric tensor whose data lives in the document's external tensor file under
     /// `name`; the host resolves and checks it after decoding.
