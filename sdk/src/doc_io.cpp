@@ -475,15 +475,10 @@ struct DecodeState {
         if (milo_status st = milo::core::checked_bytes(count, info->size, &nbytes, error))
             return st;
         try {
-            auto t = std::make_unique<milo::core::Tensor>();
-            t->dtype = dtype;
-            t->shape.assign(shape, shape + ndim);
-            t->count = count;
-            t->itemsize = info->size;
+            auto t = milo::core::new_tensor(dtype, shape, ndim, count, info->size);
             t->nbytes = static_cast<size_t>(nbytes);
             t->external_name = name;
-            milo_value* v = doc->make(MILO_KIND_TENSOR);
-            v->tensor = std::move(t);
+            milo_value* v = milo::core::attach_tensor(doc, std::move(t));
             doc->pending_external.push_back(v);
             *out = v;
         } catch (...) {

@@ -129,6 +129,12 @@ milo_status shape_count(const int64_t* shape, size_t ndim, uint64_t* count, milo
 // count × itemsize, at most MILO_MAX_TENSOR_BYTES.
 milo_status checked_bytes(uint64_t count, uint64_t itemsize, uint64_t* nbytes, milo_error* error);
 
+// A tensor with dtype, shape, element count and itemsize set, and no data yet. May throw.
+std::unique_ptr<Tensor> new_tensor(int32_t dtype, const int64_t* shape, size_t ndim,
+                                   uint64_t count, uint64_t itemsize);
+// A tensor value of `doc` holding `t`. May throw (then `t` is destroyed with its data).
+milo_value* attach_tensor(milo_doc* doc, std::unique_ptr<Tensor> t);
+
 // Copies the header (not the values) of `from` into `to`.
 void copy_header(const milo_doc& from, milo_doc* to);
 

@@ -144,6 +144,22 @@ int header_key_find(const char* name) {
     return -1;
 }
 
+std::unique_ptr<Tensor> new_tensor(int32_t dtype, const int64_t* shape, size_t ndim,
+                                   uint64_t count, uint64_t itemsize) {
+    auto t = std::make_unique<Tensor>();
+    t->dtype = dtype;
+    t->shape.assign(shape, shape + ndim);
+    t->count = count;
+    t->itemsize = itemsize;
+    return t;
+}
+
+milo_value* attach_tensor(milo_doc* doc, std::unique_ptr<Tensor> t) {
+    milo_value* v = doc->make(MILO_KIND_TENSOR);
+    v->tensor = std::move(t);
+    return v;
+}
+
 void copy_header(const milo_doc& from, milo_doc* to) {
     for (int k = 0; k < kHeaderKeyCount; ++k) to->header[k] = from.header[k];
     to->trust = from.trust;
@@ -403,11 +419,7 @@ MILO_API milo_status milo_value_create_tensor(milo_doc* doc, int32_t dtype, cons
     if (doc == nullptr || out == nullptr)
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "document or out is NULL");
     return guarded(error, [&]() -> milo_status {
-        auto t = std::make_unique<milo::core::Tensor>();
-        t->dtype = dtype;
-        t->shape.assign(shape, shape + ndim);
-        t->count = count;
-        t->itemsize = info->size;
+        auto t = milo::core::new_tensor(dtype, shape, ndim, count, info->size);
         if (dtype == MILO_DTYPE_OBJECT) {
             t->items.resize(count);
             for (auto& item : t->items) item = doc->make(MILO_KIND_NULL);
@@ -416,9 +428,7 @@ MILO_API milo_status milo_value_create_tensor(milo_doc* doc, int32_t dtype, cons
         } else if (milo_status s = alloc_data(t.get(), nbytes, error)) {
             return s;
         }
-        milo_value* v = doc->make(MILO_KIND_TENSOR);
-        v->tensor = std::move(t);
-        *out = v;
+        *out = milo::core::attach_tensor(doc, std::move(t));
         return MILO_OK;
     });
 }
@@ -436,15 +446,9 @@ MILO_API milo_status milo_value_create_record_tensor(milo_doc* doc, uint64_t ite
     if (doc == nullptr || out == nullptr)
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "document or out is NULL");
     return guarded(error, [&]() -> milo_status {
-        auto t = std::make_unique<milo::core::Tensor>();
-        t->dtype = MILO_DTYPE_RECORD;
-        t->shape.assign(shape, shape + ndim);
-        t->count = count;
-        t->itemsize = itemsize;
+        auto t = milo::core::new_tensor(MILO_DTYPE_RECORD, shape, ndim, count, itemsize);
         if (milo_status s = alloc_data(t.get(), nbytes, error)) return s;
-        milo_value* v = doc->make(MILO_KIND_TENSOR);
-        v->tensor = std::move(t);
-        *out = v;
+        *out = milo::core::attach_tensor(doc, std::move(t));
         return MILO_OK;
     });
 }
@@ -471,20 +475,15 @@ MILO_API milo_status milo_value_create_tensor_borrowed(milo_doc* doc, int32_t dt
     if (doc == nullptr || out == nullptr)
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "document or out is NULL");
     return guarded(error, [&] {
-        auto t = std::make_unique<milo::core::Tensor>();
-        t->dtype = dtype;
-        t->shape.assign(shape, shape + ndim);
-        t->count = count;
-        t->itemsize = size;
+        auto t = milo::core::new_tensor(dtype, shape, ndim, count, size);
         t->data = static_cast<const uint8_t*>(data);
         t->nbytes = nbytes;
-        milo_value* v = doc->make(MILO_KIND_TENSOR);
+        milo_value* v = milo::core::attach_tensor(doc, std::move(t));
         // the document takes over the release only once nothing can fail any more: on an
         // error the caller still owns the memory
-        t->borrowed = true;
-        t->release = release;
-        t->release_context = release_context;
-        v->tensor = std::move(t);
+        v->tensor->borrowed = true;
+        v->tensor->release = release;
+        v->tensor->release_context = release_context;
         *out = v;
         return MILO_OK;
     });

@@ -96,12 +96,7 @@ public:
     milo_status run();
 
 private:
-    struct Seg {
-        const char* name;  // nullptr: an index
-        size_t len;
-        uint64_t index;
-        bool key;  // the key of map pair `index`
-    };
+    using Seg = PathSeg;
 
     // --- errors (all return false)
     PB_COLD bool fail(milo_status status, size_t at, const char* fmt, ...)
@@ -174,26 +169,7 @@ private:
 /* ------------------------------------------------------------------------------- errors */
 
 std::string Decoder::path() const {
-    if (in_header_) return "/milo" + header_path_;
-    std::string p = "/root";
-    // Deep paths keep their ends: a depth bomb must not crowd "what" out of the message.
-    size_t n = path_.size();
-    for (size_t i = 0; i < n; ++i) {
-        if (n > 16 && i == 6) {
-            p += "/...(" + std::to_string(n - 12) + " more)...";
-            i = n - 6;
-        }
-        const Seg& s = path_[i];
-        p += '/';
-        if (s.name != nullptr) {
-            p.append(s.name, s.len < 64 ? s.len : 64);
-            if (s.len > 64) p += "...";
-        } else {
-            if (s.key) p += "$key";
-            p += std::to_string(s.index);
-        }
-    }
-    return p;
+    return in_header_ ? "/milo" + header_path_ : format_path(path_);
 }
 
 bool Decoder::fail(milo_status status, size_t at, const char* fmt, ...) {

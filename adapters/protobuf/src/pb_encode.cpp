@@ -124,12 +124,7 @@ public:
     milo_status run(const milo_doc* doc);
 
 private:
-    struct Seg {
-        const char* name;  // nullptr: index segment
-        size_t len;
-        uint64_t index;
-        bool key;  // the key (not the value) of map pair `index`
-    };
+    using Seg = PathSeg;
 
     milo_status fail(milo_status status, const std::string& what);
     milo_status fail_api(const milo_error& e, const char* doing);
@@ -174,27 +169,7 @@ milo_status Encoder::fail_api(const milo_error& e, const char* doing) {
                 std::string(doing) + ": " + e.message);
 }
 
-std::string Encoder::path() const {
-    std::string p = "/root";
-    // Deep paths keep their ends: a depth bomb must not crowd "what" out of the message.
-    size_t n = path_.size();
-    for (size_t i = 0; i < n; ++i) {
-        if (n > 16 && i == 6) {
-            p += "/...(" + std::to_string(n - 12) + " more)...";
-            i = n - 6;
-        }
-        const Seg& s = path_[i];
-        p += '/';
-        if (s.name != nullptr) {
-            p.append(s.name, s.len < 64 ? s.len : 64);
-            if (s.len > 64) p += "...";
-        } else {
-            if (s.key) p += "$key";
-            p += std::to_string(s.index);
-        }
-    }
-    return p;
-}
+std::string Encoder::path() const { return format_path(path_); }
 
 bool parse_u32(const char* text, uint32_t* out) {
     if (text == nullptr) return false;

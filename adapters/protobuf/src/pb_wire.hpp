@@ -5,11 +5,44 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "milo/plugin.h"
 
 namespace milo {
 namespace pb {
+
+// One step of a document path, for messages: a name (map key, "state", ...) or an index.
+struct PathSeg {
+    const char* name;  // nullptr: an index
+    size_t len;
+    uint64_t index;
+    bool key;  // the key (not the value) of map pair `index`
+};
+
+// "/root/..." for messages. Deep paths keep their ends: a depth bomb must not crowd the
+// reason out of the message.
+inline std::string format_path(const std::vector<PathSeg>& segs) {
+    std::string p = "/root";
+    size_t n = segs.size();
+    for (size_t i = 0; i < n; ++i) {
+        if (n > 16 && i == 6) {
+            p += "/...(" + std::to_string(n - 12) + " more)...";
+            i = n - 6;
+        }
+        const PathSeg& s = segs[i];
+        p += '/';
+        if (s.name != nullptr) {
+            p.append(s.name, s.len < 64 ? s.len : 64);
+            if (s.len > 64) p += "...";
+        } else {
+            if (s.key) p += "$key";
+            p += std::to_string(s.index);
+        }
+    }
+    return p;
+}
 
 enum Wire : uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
 
