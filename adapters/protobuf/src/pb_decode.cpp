@@ -1095,17 +1095,10 @@ milo_status decode_document(const milo_api* api, milo_doc* doc,
         return api != nullptr ? api->error_set(error, MILO_ERR_INVALID_ARGUMENT,
                                                "protobuf decoder: missing document or input")
                               : MILO_ERR_INVALID_ARGUMENT;
-    try {
+    return guard_boundary(api, error, "protobuf decoder", [&] {
         Decoder decoder(api, doc, context, error);
         return decoder.run();
-    } catch (const std::bad_alloc&) {
-        return api->error_set(error, MILO_ERR_OUT_OF_MEMORY, "protobuf decoder: out of memory");
-    } catch (const std::exception& e) {
-        std::string msg = std::string("protobuf decoder: ") + e.what();
-        return api->error_set(error, MILO_ERR_INTERNAL, msg.c_str());
-    } catch (...) {
-        return api->error_set(error, MILO_ERR_INTERNAL, "protobuf decoder: unknown exception");
-    }
+    });
 }
 
 }  // namespace pb

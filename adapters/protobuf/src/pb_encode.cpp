@@ -734,17 +734,10 @@ milo_status encode_document(const milo_api* api, const milo_doc* doc,
         return api != nullptr ? api->error_set(error, MILO_ERR_INVALID_ARGUMENT,
                                                "protobuf encoder: missing document or context")
                               : MILO_ERR_INVALID_ARGUMENT;
-    try {
+    return guard_boundary(api, error, "protobuf encoder", [&] {
         Encoder encoder(api, context, error);
         return encoder.run(doc);
-    } catch (const std::bad_alloc&) {
-        return api->error_set(error, MILO_ERR_OUT_OF_MEMORY, "protobuf encoder: out of memory");
-    } catch (const std::exception& e) {
-        std::string msg = std::string("protobuf encoder: ") + e.what();
-        return api->error_set(error, MILO_ERR_INTERNAL, msg.c_str());
-    } catch (...) {
-        return api->error_set(error, MILO_ERR_INTERNAL, "protobuf encoder: unknown exception");
-    }
+    });
 }
 
 }  // namespace pb

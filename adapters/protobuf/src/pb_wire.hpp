@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,24 @@ inline std::string format_path(const std::vector<PathSeg>& segs) {
         }
     }
     return p;
+}
+
+// Runs an entry point's body so that no exception crosses the C ABI; `who` prefixes messages
+// ("protobuf encoder").
+template <class F>
+milo_status guard_boundary(const milo_api* api, milo_error* error, const char* who, F&& body) {
+    auto report = [&](milo_status status, const char* what) {
+        return api->error_set(error, status, (std::string(who) + ": " + what).c_str());
+    };
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        return report(MILO_ERR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return report(MILO_ERR_INTERNAL, e.what());
+    } catch (...) {
+        return report(MILO_ERR_INTERNAL, "unknown exception");
+    }
 }
 
 enum Wire : uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
