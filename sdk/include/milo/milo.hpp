@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -253,6 +254,14 @@ public:
     /// Map entry with a string key.
     void put(ValueRef map, std::string_view key, ValueRef v) const { map.append(string(key), v); }
 
+    /// Deep-copies `from` (a value of any document, e.g. one a delegate transporter filled)
+    /// into this document and returns the copy. Shared values stay shared and cycles stay
+    /// cycles; tensor bytes are copied.
+    ValueRef copy(ValueRef from) const {
+        std::unordered_map<const milo_value*, milo_value*> done;
+        return {api_, copy_value(from.get(), done)};
+    }
+
     bool equals(const DocRef& other, std::string* where = nullptr) const {
         char buf[512];
         bool eq = api_->doc_equal(d_, other.d_, buf, sizeof buf);
@@ -266,6 +275,92 @@ protected:
         milo_value* out = nullptr;
         call(fn, d_, args..., &out);
         return {api_, out};
+    }
+
+    milo_value* copy_value(const milo_value* v,
+                           std::unordered_map<const milo_value*, milo_value*>& done) const {
+        if (v == nullptr) return nullptr;
+        auto seen = done.find(v);
+        if (seen != done.end()) return seen->second;
+        const milo_api* a = api_;
+        ValueRef src{a, const_cast<milo_value*>(v)};
+        milo_value* out = nullptr;
+        const int32_t kind = a->value_get_kind(v);
+        switch (kind) {
+            case MILO_KIND_NULL: return null().get();
+            case MILO_KIND_BOOL: return boolean(src.as_bool()).get();
+            case MILO_KIND_INT: return integer_text(src.int_text()).get();
+            case MILO_KIND_FLOAT: return number(src.as_float()).get();
+            case MILO_KIND_STRING: return string(src.as_string()).get();
+            case MILO_KIND_BYTES: {
+                std::string_view b = src.as_bytes();
+                return bytes(b.data(), b.size()).get();
+            }
+            case MILO_KIND_GLOBAL: return global(std::string(src.name()).c_str()).get();
+            case MILO_KIND_LIST:
+            case MILO_KIND_TUPLE:
+            case MILO_KIND_SET:
+            case MILO_KIND_MAP: {
+                out = make(a->value_create_container, kind).get();
+                done[v] = out;  // before the items: a container may contain itself
+                for (size_t i = 0, n = a->value_count(v); i < n; ++i) {
+                    milo_value* item = copy_value(a->value_at(v, i), done);
+                    if (kind == MILO_KIND_MAP)
+                        call(a->value_append_pair, out, copy_value(a->value_key_at(v, i), done),
+                             item);
+                    else
+                        call(a->value_append, out, item);
+                }
+                return out;
+            }
+            case MILO_KIND_OBJECT: {
+                out = object(std::string(src.name()).c_str()).get();
+                done[v] = out;
+                if (milo_value* args = a->value_get_args(v))
+                    call(a->value_set_args, out, copy_value(args, done));
+                if (milo_value* state = a->value_get_state(v))
+                    call(a->value_set_state, out, copy_value(state, done));
+                return out;
+            }
+            case MILO_KIND_TENSOR: {
+                const int32_t dtype = src.dtype();
+                const std::vector<int64_t> shape = src.shape();
+                const int64_t* dims = shape.empty() ? nullptr : shape.data();
+                if (dtype == MILO_DTYPE_RECORD) {
+                    out = make(a->value_create_record_tensor, a->value_tensor_itemsize(v), dims,
+                               shape.size())
+                              .get();
+                    for (size_t f = 0, n = a->value_tensor_field_count(v); f < n; ++f) {
+                        const char* name = nullptr;
+                        int32_t fdtype = 0;
+                        uint64_t offset = 0;
+                        const int64_t* fshape = nullptr;
+                        size_t fndim = 0;
+                        call(a->value_tensor_field_at, v, f, &name, &fdtype, &offset, &fshape,
+                             &fndim);
+                        call(a->value_tensor_add_field, out, name, fdtype, offset, fshape, fndim);
+                    }
+                } else {
+                    out = make(a->value_create_tensor, dtype, dims, shape.size()).get();
+                }
+                done[v] = out;
+                ValueRef dst{a, out};
+                const size_t n = a->value_count(v);
+                if (dtype == MILO_DTYPE_STRING) {
+                    for (size_t i = 0; i < n; ++i) dst.set_string(i, src.string_at(i));
+                } else if (dtype == MILO_DTYPE_OBJECT) {
+                    for (size_t i = 0; i < n; ++i)
+                        call(a->value_tensor_set_item, out, i,
+                             copy_value(a->value_tensor_item_at(v, i), done));
+                } else {
+                    auto [from, nbytes] = src.data();
+                    if (nbytes > 0) std::memcpy(dst.mutable_data().first, from, nbytes);
+                }
+                return out;
+            }
+            default:
+                throw Error(MILO_ERR_INTERNAL, "copy: unknown value kind");
+        }
     }
 
     const milo_api* api_ = nullptr;

@@ -1,8 +1,8 @@
 /// \file milo/milo_plugin.hpp
-/// Write a Milo plugin in C++: derive from milo::plugin::Transporter or milo::plugin::Format,
-/// register instances in milo_register through milo::plugin::entry, and this header builds the
-/// C descriptor tables and catches every exception at the boundary (milo::Error keeps its
-/// status; any other exception becomes MILO_ERR_PLUGIN).
+/// Write a Milo plugin in C++: derive from milo::plugin::Transporter, register instances in
+/// milo_register through milo::plugin::entry, and this header builds the C descriptor tables
+/// and catches every exception at the boundary (milo::Error keeps its status; any other
+/// exception becomes MILO_ERR_PLUGIN). Formats are registered through the C milo_format table.
 ///
 ///     class MyTransporter : public milo::plugin::Transporter { ... };
 ///     extern "C" MILO_PLUGIN_EXPORT milo_status milo_register(const milo_host* host,
