@@ -15,12 +15,6 @@ struct CDoc {
     ~CDoc() { milo_doc_destroy(d); }
 };
 
-milo_value* make_int(milo_doc* d, int64_t i) {
-    milo_value* v = nullptr;
-    REQUIRE(milo_value_create_int(d, i, &v, nullptr) == MILO_OK);
-    return v;
-}
-
 }  // namespace
 
 TEST_CASE("versions are reported and distinct") {
