@@ -1,0 +1,3 @@
+module milo.dev/milo
+
+go 1.21
