@@ -4,5 +4,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${1:-$root/build}"
 shift || true
-cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE="${MILO_BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
+# Quiet, except for which language toolchains the adapter tests will use (or skip, and why).
+cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE="${MILO_BUILD_TYPE:-RelWithDebInfo}" "$@" |
+  { grep -E '^-- (Python|Rust|Go) adapter:' || true; }
 cmake --build "$dir" -j"${MILO_JOBS:-2}"

@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build.sh" "$root/build"
 (cd "$root/build" && ctest --output-on-failure -j2)
 if [ "${MILO_SKIP_SANITIZE:-0}" != "1" ]; then
-  echo "== sanitizer build (ASan + UBSan) =="
+  echo "== sanitizer build (ASan + UBSan; the Python, Rust and Go adapter tests ran above) =="
   MILO_BUILD_TYPE=Debug "$root/scripts/build.sh" "$root/build-asan" -DMILO_SANITIZE=ON -DMILO_BUILD_BENCH=OFF
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MILO_PROPERTY_ITERATIONS=300 \
