@@ -163,6 +163,9 @@ static milo_status props_encode(void* self, const milo_api* api, const milo_doc*
             return unsupported(api, error, "/root/args", "object arguments cannot be written");
         }
         api->value_get_name(root, &type, NULL);
+        if (strchr(type, '\n') != NULL) {
+            return unsupported(api, error, "/root", "a type name with a newline");
+        }
     }
     if (api->value_get_kind(map) != MILO_KIND_MAP) {
         return unsupported(api, error, "/root",
@@ -174,6 +177,9 @@ static milo_status props_encode(void* self, const milo_api* api, const milo_doc*
         const char* value = NULL;
         st = api->doc_get_header(doc, header_keys[i], &value, error);
         if (st != MILO_OK || value == NULL) continue;
+        if (strchr(value, '\n') != NULL) {
+            return unsupported(api, error, header_keys[i], "a header value with a newline");
+        }
         st = puts_(out, "@", error);
         if (st == MILO_OK) st = puts_(out, header_keys[i], error);
         if (st == MILO_OK) st = puts_(out, "=", error);

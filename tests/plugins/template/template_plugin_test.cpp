@@ -327,6 +327,15 @@ TEST_CASE("acme.props: what the format cannot hold is refused, never dropped",
     refused([](milo::Doc& d, milo::ValueRef r) { r.append(d.integer(1), d.null()); }, "/root[0]");
     refused([](milo::Doc& d, milo::ValueRef) { d.set_metadata("k", "v"); }, "metadata");
     refused([](milo::Doc& d, milo::ValueRef) { d.set_root(d.list()); }, "/root");
+    refused([](milo::Doc& d, milo::ValueRef) { d.set_header("framework.name", "a\nb"); },
+            "framework.name");
+    refused(
+        [](milo::Doc& d, milo::ValueRef r) {
+            auto o = d.object("acme.Odd\nType");
+            o.set_state(r);
+            d.set_root(o);
+        },
+        "/root");
 }
 
 TEST_CASE("acme.props: malformed files fail with the line number", "[template][format]") {
