@@ -25,20 +25,6 @@ namespace {
 
 constexpr const char* kType = "acme.GradientBoostedScorecard";
 
-// Owns a document made through the host's api table (the plugin never links libmilo).
-struct SubDoc {
-    explicit SubDoc(const milo_api* api) : api(api) {
-        milo_error e = MILO_ERROR_INIT;
-        if (api->doc_create(&doc, &e) != MILO_OK) throw milo::Error(e.code, e.message);
-    }
-    ~SubDoc() { api->doc_destroy(doc); }
-    SubDoc(const SubDoc&) = delete;
-    SubDoc& operator=(const SubDoc&) = delete;
-    milo::DocRef ref() const { return {api, doc}; }
-    const milo_api* api;
-    milo_doc* doc = nullptr;
-};
-
 template <class T>
 milo::ValueRef vector_tensor(milo::DocRef doc, int32_t dtype, const std::vector<T>& v) {
     auto t = doc.tensor(dtype, {static_cast<int64_t>(v.size())});
@@ -192,32 +178,32 @@ private:
             throw milo::Error(MILO_ERR_UNSUPPORTED,
                               name + ": component \"" + role + "\" (" + c.format +
                                   "): no registered transporter reads it; load its plugin");
-        SubDoc sub(api_);
+        milo::Doc sub(api_);  // made through the host's table: the plugin never links libmilo
         milo_error e = MILO_ERROR_INIT;
         const std::string sub_name = name + "#" + role;
         if (t->decode(t->self, api_, registry, reinterpret_cast<const uint8_t*>(c.bytes.data()),
-                      c.bytes.size(), sub_name.c_str(), sub.doc, &e) != MILO_OK)
+                      c.bytes.size(), sub_name.c_str(), sub.get(), &e) != MILO_OK)
             throw milo::Error(e.code, e.message);
         // The delegate's trust report belongs to the whole document.
-        for (size_t i = 0, n = api_->doc_trust_count(sub.doc); i < n; ++i) {
+        for (size_t i = 0, n = api_->doc_trust_count(sub.get()); i < n; ++i) {
             const char *tname, *usage;
             int32_t level;
-            milo::call(api_->doc_trust_at, sub.doc, i, &tname, &usage, &level);
+            milo::call(api_->doc_trust_at, sub.get(), i, &tname, &usage, &level);
             doc.set_trust(tname, usage, level);
         }
         auto st = doc.map();
         doc.put(st, "format", doc.string(c.format));
         doc.put(st, "transporter", doc.string(t->id));
-        if (size_t n = api_->doc_metadata_count(sub.doc)) {
+        if (size_t n = api_->doc_metadata_count(sub.get())) {
             auto meta = doc.map();
             for (size_t i = 0; i < n; ++i) {
                 const char *k, *v;
-                milo::call(api_->doc_metadata_at, sub.doc, i, &k, &v);
+                milo::call(api_->doc_metadata_at, sub.get(), i, &k, &v);
                 doc.put(meta, k, doc.string(v));
             }
             doc.put(st, "metadata", meta);
         }
-        doc.put(st, "model", doc.copy(sub.ref().root()));
+        doc.put(st, "model", doc.copy(sub.root()));
         auto obj = doc.object("acme.Component");
         obj.set_state(st);
         return obj;
@@ -237,8 +223,7 @@ private:
         if (t == nullptr || t->encode == nullptr)
             throw milo::Error(MILO_ERR_UNSUPPORTED, "acme.scorecard: " + at + "/state/model: no "
                                                     "registered transporter writes " + type);
-        SubDoc sub(api_);
-        milo::DocRef ref = sub.ref();
+        milo::Doc ref(api_);
         ref.set_root(ref.copy(model));
         ref.set_header("type", type);
         milo::ValueRef meta = st.find("metadata");
@@ -250,7 +235,7 @@ private:
             return MILO_OK;
         };
         milo_error e = MILO_ERROR_INIT;
-        if (t->encode(t->self, api_, registry, sub.doc, append, &c.bytes, &e) != MILO_OK)
+        if (t->encode(t->self, api_, registry, ref.get(), append, &c.bytes, &e) != MILO_OK)
             throw milo::Error(e.code, std::string("acme.scorecard: ") + at + ": " + e.message);
         return c;
     }
