@@ -1,0 +1,761 @@
+// ONNX ModelProto → Milo document. Every message becomes an object named by its full protobuf
+// name ("onnx.NodeProto") whose state maps each present field, in field-number order, to its
+// value; TensorProto data fields become typed tensors; newer fields come through the schema
+// overlay and anything still unknown is kept as wire data, so the document rebuilds the exact
+// message (tests/plugins/onnx checks that on every model of the corpus).
+#include "onnx_import.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/arena.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/unknown_field_set.h>
+
+#include <onnx/onnx_pb.h>
+
+#include "onnx_wire.hpp"
+
+namespace milo {
+namespace onnx_import {
+
+namespace {
+
+namespace pb = google::protobuf;
+using FD = pb::FieldDescriptor;
+
+// Keeps the parsed model (and overlay messages parsed from its unknown fields) alive while
+// document tensors borrow their raw_data.
+struct Holder {
+    pb::Arena arena;
+    std::vector<std::unique_ptr<pb::Message>> newer;
+};
+
+void release_holder(void* context) { delete static_cast<std::shared_ptr<Holder>*>(context); }
+
+bool valid_utf8(const std::string& s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len = 0;
+        uint32_t cp = 0, min = 0;
+        if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07, min = 0x10000;
+        else return false;
+        if (n - i < len) return false;
+        for (size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += len;
+    }
+    return true;
+}
+
+// How a TensorProto.DataType maps onto document tensors. Sub-byte types (bits 4 or 2) are
+// unpacked to one element per byte; float8 and float4/6 element types keep their bit patterns
+// in uint8 (the data_type field next to them says what they mean).
+struct Elem {
+    int32_t dtype;  // MILO_DTYPE_*, 0 when the type has no fixed-size tensor form
+    int bits;       // bits per element in raw_data
+    bool is_signed; // sub-byte types: sign-extend when unpacking
+};
+
+Elem elem_of(int64_t data_type) {
+    switch (data_type) {
+        case 1: return {MILO_DTYPE_FLOAT32, 32, false};
+        case 2: return {MILO_DTYPE_UINT8, 8, false};
+        case 3: return {MILO_DTYPE_INT8, 8, false};
+        case 4: return {MILO_DTYPE_UINT16, 16, false};
+        case 5: return {MILO_DTYPE_INT16, 16, false};
+        case 6: return {MILO_DTYPE_INT32, 32, false};
+        case 7: return {MILO_DTYPE_INT64, 64, false};
+        case 9: return {MILO_DTYPE_BOOL, 8, false};
+        case 10: return {MILO_DTYPE_FLOAT16, 16, false};
+        case 11: return {MILO_DTYPE_FLOAT64, 64, false};
+        case 12: return {MILO_DTYPE_UINT32, 32, false};
+        case 13: return {MILO_DTYPE_UINT64, 64, false};
+        case 14: return {MILO_DTYPE_COMPLEX64, 64, false};
+        case 15: return {MILO_DTYPE_COMPLEX128, 128, false};
+        case 16: return {MILO_DTYPE_BFLOAT16, 16, false};
+        case 17: case 18: case 19: case 20: case 24:  // float8 variants
+            return {MILO_DTYPE_UINT8, 8, false};
+        case 21: return {MILO_DTYPE_UINT8, 4, false};   // UINT4
+        case 22: return {MILO_DTYPE_INT8, 4, true};     // INT4
+        case 23: return {MILO_DTYPE_UINT8, 4, false};   // FLOAT4E2M1
+        case 25: return {MILO_DTYPE_UINT8, 2, false};   // UINT2
+        case 26: return {MILO_DTYPE_INT8, 2, true};     // INT2
+        default: return {0, 0, false};                  // STRING, UNDEFINED, FLOAT6…, unknown
+    }
+}
+
+// Shape facts of one TensorProto.
+struct TensorInfo {
+    int64_t data_type = 0;
+    std::vector<int64_t> shape;
+    uint64_t count = 1;
+    bool valid = true;  // dims non-negative, at most MILO_MAX_NDIM, product fits
+};
+
+const FD* field_named(const pb::Descriptor* d, const char* name) {
+    const FD* f = d->FindFieldByName(name);
+    return f;
+}
+
+TensorInfo tensor_info(const pb::Message& m) {
+    TensorInfo ti;
+    const pb::Descriptor* d = m.GetDescriptor();
+    const pb::Reflection* r = m.GetReflection();
+    if (const FD* f = field_named(d, "data_type"); f && r->HasField(m, f))
+        ti.data_type = r->GetInt32(m, f);
+    const FD* dims = field_named(d, "dims");
+    const int ndim = dims ? r->FieldSize(m, dims) : 0;
+    if (ndim > MILO_MAX_NDIM) ti.valid = false;
+    for (int i = 0; i < ndim && ti.valid; ++i) {
+        const int64_t v = r->GetRepeatedInt64(m, dims, i);
+        if (v < 0 || (v != 0 && ti.count > UINT64_MAX / uint64_t(v))) ti.valid = false;
+        else ti.count *= uint64_t(v), ti.shape.push_back(v);
+    }
+    // a segment holds elements [begin, end) of the whole tensor, as a flat run
+    const FD* seg = field_named(d, "segment");
+    if (ti.valid && seg && r->HasField(m, seg)) {
+        const pb::Message& s = r->GetMessage(m, seg);
+        const pb::Reflection* sr = s.GetReflection();
+        const FD* b = field_named(s.GetDescriptor(), "begin");
+        const FD* e = field_named(s.GetDescriptor(), "end");
+        const int64_t begin = b ? sr->GetInt64(s, b) : 0, end = e ? sr->GetInt64(s, e) : 0;
+        if (begin < 0 || end < begin || uint64_t(end) > ti.count) ti.valid = false;
+        else ti.count = uint64_t(end - begin), ti.shape = {end - begin};
+    }
+    return ti;
+}
+
+bool is_data_field(const std::string& name) {
+    return name == "raw_data" || name == "float_data" || name == "int32_data" ||
+           name == "string_data" || name == "int64_data" || name == "double_data" ||
+           name == "uint64_data";
+}
+
+// Fields whose int32 value is a TensorProto.DataType: shown by name.
+bool is_data_type_field(const pb::Descriptor* d, const FD* f) {
+    const std::string& m = d->full_name();
+    return (m == "onnx.TensorProto" && f->name() == "data_type") ||
+           ((m == "onnx.TypeProto.Tensor" || m == "onnx.TypeProto.SparseTensor") &&
+            f->name() == "elem_type");
+}
+
+bool parse_decimal(const std::string& s, uint64_t* out) {
+    if (s.empty() || s.size() > 20) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        const uint64_t d = uint64_t(c - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+std::string quoted(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == '\'' || c == '\\') {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+class Importer {
+public:
+    Importer(const Schema& schema, DocRef doc, std::string name)
+        : schema_(schema), doc_(doc), name_(std::move(name)),
+          holder_(std::make_shared<Holder>()) {}
+
+    void run(const uint8_t* data, size_t size, const char* path) {
+        resolve_folder(path);
+        if (size > size_t(INT_MAX))
+            fail(MILO_ERR_LIMIT, "the model is " + std::to_string(size) +
+                                     " bytes; protobuf messages are limited to 2 GiB");
+        auto* model = pb::Arena::CreateMessage<::onnx::ModelProto>(&holder_->arena);
+        pb::io::CodedInputStream in(data, int(size));
+        in.SetRecursionLimit(kMaxDepth);
+        if (!model->MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
+            const pb::Descriptor* overlay_model = schema_.pool().FindMessageTypeByName(kRootType);
+            std::string where = locate_wire_error(overlay_model, data, size);
+            if (where.empty()) where = "protobuf refuses the message";
+            fail_plain(MILO_ERR_CORRUPT, name_ + ": not a valid ONNX model: " + where);
+        }
+        ValueRef root = message(*model, 0);
+        doc_.set_root(root);
+        set_header(*model, data, size);
+    }
+
+private:
+    const Schema& schema_;
+    DocRef doc_;
+    std::string name_;
+    std::shared_ptr<Holder> holder_;
+    std::string folder_;
+    bool has_folder_ = false;
+    std::vector<std::string> path_;  // document path of the value being built
+
+    [[noreturn]] void fail_plain(milo_status code, const std::string& message) {
+        throw Error(code, message);
+    }
+    [[noreturn]] void fail(milo_status code, const std::string& what) {
+        std::string where = "/root";
+        for (const auto& p : path_) where += "/" + p;
+        throw Error(code, name_ + ": " + where + ": " + what);
+    }
+
+    struct PathPush {
+        std::vector<std::string>& path;
+        PathPush(std::vector<std::string>& p, std::string s) : path(p) {
+            path.push_back(std::move(s));
+        }
+        ~PathPush() { path.pop_back(); }
+    };
+
+    void resolve_folder(const char* path) {
+        struct stat st;
+        if (path == nullptr || ::stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return;
+        std::string p = path;
+        const size_t slash = p.rfind('/');
+        folder_ = slash == std::string::npos ? "." : (slash == 0 ? "/" : p.substr(0, slash));
+        has_folder_ = true;
+    }
+
+    void set_header(const ::onnx::ModelProto& model, const uint8_t* data, size_t size) {
+        char sha[65];
+        doc_.api()->hash_sha256(data, size, sha);
+        doc_.set_header("framework.name", "onnx");
+        for (const auto& op : model.opset_import())
+            if (op.domain().empty() || op.domain() == "ai.onnx")
+                doc_.set_header("framework.version", std::to_string(op.version()));
+        doc_.set_header("transporter.id", kTransporterId);
+        doc_.set_header("transporter.revision", kRevision);
+        doc_.set_header("type", kRootType);
+        doc_.set_header("source.kind", "onnx");
+        if (model.has_ir_version())
+            doc_.set_header("source.version", std::to_string(model.ir_version()));
+        doc_.set_header("source.sha256", sha);
+    }
+
+    // ---------------------------------------------------------------- messages
+
+    ValueRef message(const pb::Message& m, int depth) {
+        if (depth > kMaxDepth)
+            fail(MILO_ERR_LIMIT, "messages nested deeper than " + std::to_string(kMaxDepth) +
+                                     " levels");
+        const pb::Descriptor* d = m.GetDescriptor();
+        const pb::Reflection* r = m.GetReflection();
+        std::vector<const FD*> fields;
+        r->ListFields(m, &fields);
+        std::vector<const FD*> newer_fields;
+        const pb::Message* newer = nullptr;
+        const pb::UnknownFieldSet* unknown = &r->GetUnknownFields(m);
+        if (!unknown->empty() && d->file()->pool() != &schema_.pool())
+            newer = parse_newer(d->full_name(), *unknown, depth);
+        if (newer != nullptr) {
+            newer->GetReflection()->ListFields(*newer, &newer_fields);
+            unknown = &newer->GetReflection()->GetUnknownFields(*newer);
+        }
+        const bool tensor = d->full_name() == "onnx.TensorProto";
+        TensorInfo ti;
+        if (tensor) ti = tensor_info(m);
+
+        ValueRef state = doc_.map();
+        size_t i = 0, j = 0;
+        while (i < fields.size() || j < newer_fields.size()) {
+            const bool take_newer =
+                i == fields.size() ||
+                (j < newer_fields.size() && newer_fields[j]->number() < fields[i]->number());
+            const pb::Message& src = take_newer ? *newer : m;
+            const FD* f = take_newer ? newer_fields[j++] : fields[i++];
+            PathPush push(path_, f->name());
+            ValueRef v = tensor && is_data_field(f->name()) ? tensor_data(src, f, ti)
+                                                            : field(src, f, depth);
+            doc_.put(state, f->name(), v);
+        }
+        if (!unknown->empty()) {
+            PathPush push(path_, kUnknownKey);
+            doc_.put(state, kUnknownKey, unknown_fields(*unknown, 0));
+        }
+        if (tensor) external_data(m, ti, state);
+        ValueRef obj = doc_.object(d->full_name().c_str());
+        obj.set_state(state);
+        return obj;
+    }
+
+    // Parses the unknown fields of a compiled message against the overlay; NULL when the
+    // overlay does not know the message or the bytes do not parse as its newer fields (then
+    // they stay raw, which is just as lossless).
+    const pb::Message* parse_newer(const std::string& full_name, const pb::UnknownFieldSet& u,
+                                   int depth) {
+        const pb::Message* proto = schema_.prototype(full_name);
+        if (proto == nullptr) return nullptr;
+        std::string bytes;
+        if (!u.SerializeToString(&bytes)) return nullptr;
+        std::unique_ptr<pb::Message> msg(proto->New());
+        pb::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                    int(bytes.size()));
+        in.SetRecursionLimit(std::max(0, kMaxDepth - depth));
+        if (!msg->MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) return nullptr;
+        holder_->newer.push_back(std::move(msg));
+        return holder_->newer.back().get();
+    }
+
+    ValueRef field(const pb::Message& m, const FD* f, int depth) {
+        const pb::Reflection* r = m.GetReflection();
+        if (is_data_type_field(m.GetDescriptor(), f) && !f->is_repeated()) {
+            const int64_t v = r->GetInt32(m, f);
+            const char* name = data_type_name(v);
+            return name != nullptr ? doc_.string(name) : doc_.integer(v);
+        }
+        if (!f->is_repeated()) return element(m, f, -1, depth);
+        const int n = r->FieldSize(m, f);
+        if (n > kListMax) {
+            if (ValueRef t = numeric_tensor(m, f, n)) return t;
+        }
+        ValueRef list = doc_.list();
+        for (int i = 0; i < n; ++i) {
+            PathPush push(path_, std::to_string(i));
+            list.append(element(m, f, i, depth));
+        }
+        return list;
+    }
+
+    // A long repeated numeric field as a 1-D tensor of its own type; empty for other fields.
+    ValueRef numeric_tensor(const pb::Message& m, const FD* f, int n) {
+        const pb::Reflection* r = m.GetReflection();
+        const std::vector<int64_t> shape{n};
+        switch (f->cpp_type()) {
+            case FD::CPPTYPE_INT32: return fill<int32_t>(MILO_DTYPE_INT32, shape, n,
+                                                         [&](int i) { return r->GetRepeatedInt32(m, f, i); });
+            case FD::CPPTYPE_INT64: return fill<int64_t>(MILO_DTYPE_INT64, shape, n,
+                                                         [&](int i) { return r->GetRepeatedInt64(m, f, i); });
+            case FD::CPPTYPE_UINT32: return fill<uint32_t>(MILO_DTYPE_UINT32, shape, n,
+                                                           [&](int i) { return r->GetRepeatedUInt32(m, f, i); });
+            case FD::CPPTYPE_UINT64: return fill<uint64_t>(MILO_DTYPE_UINT64, shape, n,
+                                                           [&](int i) { return r->GetRepeatedUInt64(m, f, i); });
+            case FD::CPPTYPE_FLOAT: return fill<float>(MILO_DTYPE_FLOAT32, shape, n,
+                                                       [&](int i) { return r->GetRepeatedFloat(m, f, i); });
+            case FD::CPPTYPE_DOUBLE: return fill<double>(MILO_DTYPE_FLOAT64, shape, n,
+                                                         [&](int i) { return r->GetRepeatedDouble(m, f, i); });
+            case FD::CPPTYPE_BOOL: return fill<uint8_t>(MILO_DTYPE_BOOL, shape, n,
+                                                        [&](int i) { return uint8_t(r->GetRepeatedBool(m, f, i)); });
+            default: return {};
+        }
+    }
+
+    template <class T, class Get>
+    ValueRef fill(int32_t dtype, const std::vector<int64_t>& shape, int n, Get get) {
+        ValueRef t = doc_.tensor(dtype, shape);
+        if (n > 0) {
+            T* out = t.mutable_data_as<T>();
+            for (int i = 0; i < n; ++i) out[i] = static_cast<T>(get(i));
+        }
+        return t;
+    }
+
+    // One value of field f (index -1: the singular field).
+    ValueRef element(const pb::Message& m, const FD* f, int i, int depth) {
+        const pb::Reflection* r = m.GetReflection();
+        const bool rep = i >= 0;
+        switch (f->cpp_type()) {
+            case FD::CPPTYPE_INT32:
+                return doc_.integer(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+            case FD::CPPTYPE_INT64:
+                return doc_.integer(rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f));
+            case FD::CPPTYPE_UINT32:
+                return doc_.integer(rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f));
+            case FD::CPPTYPE_UINT64: {
+                const uint64_t v = rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f);
+                return v > uint64_t(INT64_MAX) ? doc_.integer_text(std::to_string(v))
+                                               : doc_.integer(int64_t(v));
+            }
+            case FD::CPPTYPE_DOUBLE:
+                return doc_.number(rep ? r->GetRepeatedDouble(m, f, i) : r->GetDouble(m, f));
+            case FD::CPPTYPE_FLOAT: {
+                const float v = rep ? r->GetRepeatedFloat(m, f, i) : r->GetFloat(m, f);
+                return float_value(v);
+            }
+            case FD::CPPTYPE_BOOL:
+                return doc_.boolean(rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f));
+            case FD::CPPTYPE_ENUM: {
+                const pb::EnumValueDescriptor* e =
+                    rep ? r->GetRepeatedEnum(m, f, i) : r->GetEnum(m, f);
+                return doc_.string(e->name());
+            }
+            case FD::CPPTYPE_STRING: {
+                std::string scratch;
+                const std::string& s = rep ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                                           : r->GetStringReference(m, f, &scratch);
+                if (f->type() == FD::TYPE_STRING && valid_utf8(s)) return doc_.string(s);
+                return doc_.bytes(s.data(), s.size());
+            }
+            case FD::CPPTYPE_MESSAGE:
+                return message(rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f),
+                               depth + 1);
+        }
+        fail(MILO_ERR_INTERNAL, "field of unknown C++ type");
+    }
+
+    // A float as a document number when float → double → float keeps its bits (all but
+    // signalling NaNs); otherwise as a 0-d float32 tensor.
+    ValueRef float_value(float v) {
+        const double d = v;
+        const float back = static_cast<float>(d);
+        if (std::memcmp(&back, &v, sizeof v) == 0) return doc_.number(d);
+        ValueRef t = doc_.tensor(MILO_DTYPE_FLOAT32, {});
+        std::memcpy(t.mutable_data().first, &v, sizeof v);
+        return t;
+    }
+
+    ValueRef unknown_fields(const pb::UnknownFieldSet& u, int depth) {
+        if (depth > kMaxDepth) fail(MILO_ERR_LIMIT, "unknown groups nested too deeply");
+        ValueRef list = doc_.list();
+        for (int i = 0; i < u.field_count(); ++i) {
+            const pb::UnknownField& f = u.field(i);
+            ValueRef entry = doc_.map();
+            doc_.put(entry, "number", doc_.integer(f.number()));
+            ValueRef value;
+            const char* wire = "";
+            auto unsigned_value = [&](uint64_t v) {
+                return v > uint64_t(INT64_MAX) ? doc_.integer_text(std::to_string(v))
+                                               : doc_.integer(int64_t(v));
+            };
+            switch (f.type()) {
+                case pb::UnknownField::TYPE_VARINT:
+                    wire = "varint", value = unsigned_value(f.varint());
+                    break;
+                case pb::UnknownField::TYPE_FIXED32:
+                    wire = "fixed32", value = doc_.integer(f.fixed32());
+                    break;
+                case pb::UnknownField::TYPE_FIXED64:
+                    wire = "fixed64", value = unsigned_value(f.fixed64());
+                    break;
+                case pb::UnknownField::TYPE_LENGTH_DELIMITED:
+                    wire = "bytes",
+                    value = doc_.bytes(f.length_delimited().data(), f.length_delimited().size());
+                    break;
+                case pb::UnknownField::TYPE_GROUP:
+                    wire = "group", value = unknown_fields(f.group(), depth + 1);
+                    break;
+            }
+            doc_.put(entry, "wire", doc_.string(wire));
+            doc_.put(entry, "value", value);
+            list.append(entry);
+        }
+        return list;
+    }
+
+    // ---------------------------------------------------------------- tensor data
+
+    ValueRef tensor_data(const pb::Message& m, const FD* f, const TensorInfo& ti) {
+        const pb::Reflection* r = m.GetReflection();
+        const std::string& name = f->name();
+        if (name == "raw_data") {
+            std::string scratch;
+            const std::string& raw = r->GetStringReference(m, f, &scratch);
+            if (&raw == &scratch) return doc_.bytes(raw.data(), raw.size());  // not borrowable
+            return raw_tensor(ti, raw);
+        }
+        const int n = r->FieldSize(m, f);
+        const Elem e = elem_of(ti.data_type);
+        const bool exact = ti.valid && uint64_t(n) == ti.count;
+        const bool pairs = ti.valid && ti.count <= uint64_t(INT_MAX) / 2 &&
+                           uint64_t(n) == 2 * ti.count;
+        const std::vector<int64_t> flat{n};
+        auto shape_if = [&](bool ok) { return ok ? ti.shape : flat; };
+        if (name == "float_data") {
+            const bool complex = ti.data_type == 14 && pairs;
+            const int32_t dtype = complex ? MILO_DTYPE_COMPLEX64 : MILO_DTYPE_FLOAT32;
+            return fill<float>(dtype, shape_if(complex || (ti.data_type == 1 && exact)),
+                               complex ? n / 2 * 2 : n,
+                               [&](int i) { return r->GetRepeatedFloat(m, f, i); });
+        }
+        if (name == "double_data") {
+            const bool complex = ti.data_type == 15 && pairs;
+            const int32_t dtype = complex ? MILO_DTYPE_COMPLEX128 : MILO_DTYPE_FLOAT64;
+            return fill<double>(dtype, shape_if(complex || (ti.data_type == 11 && exact)), n,
+                                [&](int i) { return r->GetRepeatedDouble(m, f, i); });
+        }
+        if (name == "int64_data")
+            return fill<int64_t>(MILO_DTYPE_INT64, shape_if(ti.data_type == 7 && exact), n,
+                                 [&](int i) { return r->GetRepeatedInt64(m, f, i); });
+        if (name == "uint64_data") {
+            if (ti.data_type == 12 && exact && all_of(n, [&](int i) {
+                    return r->GetRepeatedUInt64(m, f, i) <= UINT32_MAX;
+                }))
+                return fill<uint32_t>(MILO_DTYPE_UINT32, ti.shape, n,
+                                      [&](int i) { return r->GetRepeatedUInt64(m, f, i); });
+            return fill<uint64_t>(MILO_DTYPE_UINT64, shape_if(ti.data_type == 13 && exact), n,
+                                  [&](int i) { return r->GetRepeatedUInt64(m, f, i); });
+        }
+        if (name == "int32_data") {
+            auto get = [&](int i) { return r->GetRepeatedInt32(m, f, i); };
+            if (exact && e.dtype != 0 && e.bits >= 8 && e.dtype != MILO_DTYPE_INT32) {
+                if (ValueRef t = narrow_int32(e.dtype, ti.shape, n, get)) return t;
+            }
+            return fill<int32_t>(MILO_DTYPE_INT32, shape_if(ti.data_type == 6 && exact), n, get);
+        }
+        // string_data
+        std::vector<int64_t> shape = shape_if(exact);
+        bool text = true;
+        std::string scratch;
+        for (int i = 0; i < n && text; ++i)
+            text = valid_utf8(r->GetRepeatedStringReference(m, f, i, &scratch));
+        ValueRef t = doc_.tensor(text ? MILO_DTYPE_STRING : MILO_DTYPE_OBJECT, shape);
+        for (int i = 0; i < n; ++i) {
+            const std::string& s = r->GetRepeatedStringReference(m, f, i, &scratch);
+            if (text) t.set_string(size_t(i), s);
+            else t.set_item(size_t(i), doc_.bytes(s.data(), s.size()));
+        }
+        return t;
+    }
+
+    template <class P>
+    static bool all_of(int n, P pred) {
+        for (int i = 0; i < n; ++i)
+            if (!pred(i)) return false;
+        return true;
+    }
+
+    // int32_data holding narrower elements (int8/16, uint8/16, bool, float16/bfloat16 and
+    // float8 bit patterns); empty when a value does not fit, so nothing is lost.
+    template <class Get>
+    ValueRef narrow_int32(int32_t dtype, const std::vector<int64_t>& shape, int n, Get get) {
+        int64_t lo = 0, hi = 0;
+        switch (dtype) {
+            case MILO_DTYPE_INT8: lo = INT8_MIN, hi = INT8_MAX; break;
+            case MILO_DTYPE_INT16: lo = INT16_MIN, hi = INT16_MAX; break;
+            case MILO_DTYPE_UINT8: lo = 0, hi = UINT8_MAX; break;
+            case MILO_DTYPE_BOOL: lo = 0, hi = 1; break;
+            case MILO_DTYPE_UINT16:
+            case MILO_DTYPE_FLOAT16:
+            case MILO_DTYPE_BFLOAT16: lo = 0, hi = UINT16_MAX; break;
+            default: return {};
+        }
+        if (!all_of(n, [&](int i) { return get(i) >= lo && get(i) <= hi; })) return {};
+        switch (dtype) {
+            case MILO_DTYPE_INT8: return fill<int8_t>(dtype, shape, n, get);
+            case MILO_DTYPE_INT16: return fill<int16_t>(dtype, shape, n, get);
+            case MILO_DTYPE_UINT8:
+            case MILO_DTYPE_BOOL: return fill<uint8_t>(dtype, shape, n, get);
+            default: return fill<uint16_t>(dtype, shape, n, get);
+        }
+    }
+
+    // raw_data as a typed tensor when its size matches dims and type exactly; otherwise the
+    // bytes as they are (a malformed tensor is preserved, not judged).
+    ValueRef raw_tensor(const TensorInfo& ti, const std::string& raw) {
+        const Elem e = elem_of(ti.data_type);
+        if (!ti.valid || e.dtype == 0) return doc_.bytes(raw.data(), raw.size());
+        if (e.bits < 8) return unpack(ti, e, reinterpret_cast<const uint8_t*>(raw.data()),
+                                      raw.size());
+        const uint64_t isz = uint64_t(e.bits) / 8;
+        if (ti.count > UINT64_MAX / isz || raw.size() != ti.count * isz)
+            return doc_.bytes(raw.data(), raw.size());
+        if (e.dtype == MILO_DTYPE_BOOL &&
+            std::any_of(raw.begin(), raw.end(), [](char c) { return uint8_t(c) > 1; }))
+            return doc_.bytes(raw.data(), raw.size());
+        auto* keep = new std::shared_ptr<Holder>(holder_);
+        try {
+            return doc_.tensor_borrowed(e.dtype, ti.shape, raw.data(), raw.size(),
+                                        release_holder, keep);
+        } catch (...) {
+            delete keep;  // on failure the document did not take the release
+            throw;
+        }
+    }
+
+    // Packed 4- or 2-bit elements (first element in the low bits) → one element per byte.
+    ValueRef unpack(const TensorInfo& ti, const Elem& e, const uint8_t* raw, size_t size) {
+        const uint64_t per = uint64_t(8 / e.bits);
+        const uint64_t need = ti.count / per + (ti.count % per != 0);
+        const unsigned mask = (1u << e.bits) - 1;
+        if (size != need) return doc_.bytes(raw, size);
+        const uint64_t used_bits = (ti.count % per) * uint64_t(e.bits);
+        if (used_bits != 0 && (raw[size - 1] >> used_bits) != 0)
+            return doc_.bytes(raw, size);  // padding bits set: keep them
+        ValueRef t = doc_.tensor(e.dtype, ti.shape);
+        if (ti.count == 0) return t;
+        auto* out = static_cast<uint8_t*>(t.mutable_data().first);
+        for (uint64_t i = 0; i < ti.count; ++i) {
+            unsigned v = (raw[i / per] >> ((i % per) * uint64_t(e.bits))) & mask;
+            if (e.is_signed && (v & (1u << (e.bits - 1)))) v |= ~mask;  // sign-extend
+            out[i] = uint8_t(v);
+        }
+        return t;
+    }
+
+    // ---------------------------------------------------------------- external data
+
+    void external_data(const pb::Message& m, const TensorInfo& ti, ValueRef state) {
+        const pb::Descriptor* d = m.GetDescriptor();
+        const pb::Reflection* r = m.GetReflection();
+        const FD* loc = field_named(d, "data_location");
+        if (loc == nullptr || !r->HasField(m, loc) || r->GetEnumValue(m, loc) != 1) return;
+        std::string tensor_name;
+        if (const FD* nf = field_named(d, "name")) tensor_name = r->GetString(m, nf);
+        const std::string who = "tensor " + quoted(tensor_name);
+        std::string location, offset_text, length_text;
+        bool has_offset = false, has_length = false;
+        if (const FD* ext = field_named(d, "external_data")) {
+            for (int i = 0; i < r->FieldSize(m, ext); ++i) {
+                const pb::Message& kv = r->GetRepeatedMessage(m, ext, i);
+                const pb::Reflection* kr = kv.GetReflection();
+                const std::string key = kr->GetString(kv, field_named(kv.GetDescriptor(), "key"));
+                const std::string value =
+                    kr->GetString(kv, field_named(kv.GetDescriptor(), "value"));
+                if (key == "location") location = value;
+                else if (key == "offset") offset_text = value, has_offset = true;
+                else if (key == "length") length_text = value, has_length = true;
+            }
+        }
+        PathPush push(path_, kExternalKey);
+        if (location.empty()) fail(MILO_ERR_CORRUPT, who + ": external data without a location");
+        check_location(who, location);
+        if (!has_folder_)
+            fail(MILO_ERR_UNSUPPORTED,
+                 who + ": external data " + quoted(location) +
+                     " cannot be read: the model was not read from a file, so there is no "
+                     "folder to resolve it against");
+        uint64_t offset = 0, length = 0;
+        if (has_offset && !parse_decimal(offset_text, &offset))
+            fail(MILO_ERR_CORRUPT, who + ": external data offset " + quoted(offset_text) +
+                                       " is not a decimal byte count");
+        if (has_length && !parse_decimal(length_text, &length))
+            fail(MILO_ERR_CORRUPT, who + ": external data length " + quoted(length_text) +
+                                       " is not a decimal byte count");
+
+        const std::string full = folder_ + "/" + location;
+        char folder_real[PATH_MAX], file_real[PATH_MAX];
+        if (::realpath(folder_.c_str(), folder_real) == nullptr)
+            fail(MILO_ERR_IO, who + ": cannot resolve the model's folder: " + std::strerror(errno));
+        if (::realpath(full.c_str(), file_real) == nullptr)
+            fail(MILO_ERR_IO, who + ": external data file " + quoted(full) + ": " +
+                                  std::strerror(errno));
+        std::string base = folder_real;
+        if (base != "/") base += "/";
+        if (std::strncmp(file_real, base.c_str(), base.size()) != 0)
+            fail(MILO_ERR_CORRUPT, who + ": external data " + quoted(location) +
+                                       " resolves to " + quoted(file_real) +
+                                       ", outside the model's folder " + quoted(folder_real));
+        int fd = ::open(file_real, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            fail(MILO_ERR_IO, who + ": cannot open " + quoted(full) + ": " + std::strerror(errno));
+        struct Closer {
+            int fd;
+            ~Closer() { ::close(fd); }
+        } closer{fd};
+        struct stat st;
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+            fail(MILO_ERR_IO, who + ": " + quoted(full) + " is not a regular file");
+        const uint64_t file_size = uint64_t(st.st_size);
+        if (offset > file_size)
+            fail(MILO_ERR_CORRUPT, who + ": external data offset " + std::to_string(offset) +
+                                       " is past the end of " + quoted(location) + " (" +
+                                       std::to_string(file_size) + " bytes)");
+        if (!has_length) length = file_size - offset;
+        if (length > file_size - offset)
+            fail(MILO_ERR_CORRUPT, who + ": external data bytes " + std::to_string(offset) + ".." +
+                                       std::to_string(offset + length) + " run past the end of " +
+                                       quoted(location) + " (" + std::to_string(file_size) +
+                                       " bytes)");
+        const Elem e = elem_of(ti.data_type);
+        if (ti.valid && e.dtype != 0) {
+            const uint64_t per = e.bits < 8 ? uint64_t(8 / e.bits) : 1;
+            const uint64_t isz = e.bits < 8 ? 1 : uint64_t(e.bits / 8);
+            const uint64_t elems = e.bits < 8 ? ti.count / per + (ti.count % per != 0) : ti.count;
+            if (elems > UINT64_MAX / isz || elems * isz != length)
+                fail(MILO_ERR_CORRUPT, who + ": external data holds " + std::to_string(length) +
+                                           " bytes; dims and data_type need " +
+                                           (elems > UINT64_MAX / isz
+                                                ? std::string("more than 2^64")
+                                                : std::to_string(elems * isz)));
+        }
+        std::string bytes;
+        bytes.resize(size_t(length));
+        read_exact(who, fd, offset, bytes);
+        ValueRef v;
+        if (ti.valid && e.dtype != 0 && e.bits < 8) {
+            v = unpack(ti, e, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+        } else if (ti.valid && e.dtype != 0) {
+            v = doc_.tensor(e.dtype, ti.shape);
+            if (length != 0) std::memcpy(v.mutable_data().first, bytes.data(), bytes.size());
+        } else {
+            v = doc_.bytes(bytes.data(), bytes.size());
+        }
+        doc_.put(state, kExternalKey, v);
+    }
+
+    void check_location(const std::string& who, const std::string& location) {
+        auto bad = [&](const char* why) {
+            fail(MILO_ERR_CORRUPT,
+                 who + ": external data location " + quoted(location) + " " + why);
+        };
+        if (location.find('\0') != std::string::npos) bad("contains a NUL byte");
+        if (location[0] == '/') bad("is an absolute path");
+        if (location.find('\\') != std::string::npos) bad("contains a backslash");
+        if (location.size() >= 2 && location[1] == ':') bad("names a drive");
+        size_t start = 0;
+        while (start <= location.size()) {
+            size_t end = location.find('/', start);
+            if (end == std::string::npos) end = location.size();
+            if (location.compare(start, end - start, "..") == 0 && end - start == 2)
+                bad("leaves the model's folder ('..')");
+            start = end + 1;
+        }
+    }
+
+    void read_exact(const std::string& who, int fd, uint64_t offset, std::string& out) {
+        size_t done = 0;
+        while (done < out.size()) {
+            ssize_t got = ::pread(fd, &out[done], out.size() - done, off_t(offset + done));
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0)
+                fail(MILO_ERR_IO, who + ": reading external data: " +
+                                      (got < 0 ? std::strerror(errno) : "unexpected end of file"));
+            done += size_t(got);
+        }
+    }
+};
+
+}  // namespace
+
+void import_model(const Schema& schema, DocRef doc, const uint8_t* data, size_t size,
+                  const char* path) {
+    if (data == nullptr && size != 0) throw Error(MILO_ERR_INVALID_ARGUMENT, "onnx: data is NULL");
+    static const uint8_t kEmpty = 0;
+    Importer(schema, doc, path != nullptr ? path : "<onnx>")
+        .run(data != nullptr ? data : &kEmpty, size, path);
+}
+
+}  // namespace onnx_import
+}  // namespace milo
