@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/arena.h>
@@ -33,6 +34,9 @@ namespace {
 
 namespace pb = google::protobuf;
 using FD = pb::FieldDescriptor;
+
+// Inputs at least this large are hashed on a second thread.
+constexpr size_t kHashThreadMin = size_t(4) << 20;
 
 // Keeps the parsed model (and overlay messages parsed from its unknown fields) alive while
 // document tensors borrow their raw_data.
@@ -195,11 +199,26 @@ public:
         : schema_(schema), doc_(doc), name_(std::move(name)),
           holder_(std::make_shared<Holder>()) {}
 
-    void run(const uint8_t* data, size_t size, const char* path) {
+    void run(const uint8_t* data, size_t size, const char* path, bool hash_source) {
         resolve_folder(path);
         if (size > size_t(INT_MAX))
             fail(MILO_ERR_LIMIT, "the model is " + std::to_string(size) +
                                      " bytes; protobuf messages are limited to 2 GiB");
+        // SHA-256 of the source runs at ~1-2 GB/s, slower than parsing; on large models it
+        // runs beside the parse and the walk instead of after them.
+        char sha[65] = {0};
+        const milo_api* api = doc_.api();
+        std::thread hasher;
+        if (!hash_source) {
+        } else if (size >= kHashThreadMin) {
+            hasher = std::thread([&] { api->hash_sha256(data, size, sha); });
+        } else {
+            api->hash_sha256(data, size, sha);
+        }
+        struct Join {
+            std::thread& t;
+            ~Join() { if (t.joinable()) t.join(); }
+        } join{hasher};
         auto* model = pb::Arena::CreateMessage<::onnx::ModelProto>(&holder_->arena);
         pb::io::CodedInputStream in(data, int(size));
         in.SetRecursionLimit(kMaxDepth);
@@ -211,7 +230,8 @@ public:
         }
         ValueRef root = message(*model, 0);
         doc_.set_root(root);
-        set_header(*model, data, size);
+        if (hasher.joinable()) hasher.join();
+        set_header(*model, sha);
     }
 
 private:
@@ -249,9 +269,7 @@ private:
         has_folder_ = true;
     }
 
-    void set_header(const ::onnx::ModelProto& model, const uint8_t* data, size_t size) {
-        char sha[65];
-        doc_.api()->hash_sha256(data, size, sha);
+    void set_header(const ::onnx::ModelProto& model, const char* sha) {
         doc_.set_header("framework.name", "onnx");
         for (const auto& op : model.opset_import())
             if (op.domain().empty() || op.domain() == "ai.onnx")
@@ -262,7 +280,7 @@ private:
         doc_.set_header("source.kind", "onnx");
         if (model.has_ir_version())
             doc_.set_header("source.version", std::to_string(model.ir_version()));
-        doc_.set_header("source.sha256", sha);
+        if (sha[0] != '\0') doc_.set_header("source.sha256", sha);
     }
 
     // ---------------------------------------------------------------- messages
@@ -750,11 +768,11 @@ private:
 }  // namespace
 
 void import_model(const Schema& schema, DocRef doc, const uint8_t* data, size_t size,
-                  const char* path) {
+                  const char* path, bool hash_source) {
     if (data == nullptr && size != 0) throw Error(MILO_ERR_INVALID_ARGUMENT, "onnx: data is NULL");
     static const uint8_t kEmpty = 0;
     Importer(schema, doc, path != nullptr ? path : "<onnx>")
-        .run(data != nullptr ? data : &kEmpty, size, path);
+        .run(data != nullptr ? data : &kEmpty, size, path, hash_source);
 }
 
 }  // namespace onnx_import

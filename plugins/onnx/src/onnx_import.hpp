@@ -24,9 +24,11 @@ constexpr const char* kRootType = "onnx.ModelProto";
 
 /// Imports the serialized ModelProto `data` into `doc` (root and header). `path` is the file it
 /// came from (external data is resolved against its folder) or a display name such as
-/// "<stdin>" (then a model with external data is refused). Throws milo::Error.
+/// "<stdin>" (then a model with external data is refused). `hash_source` false leaves
+/// `source.sha256` unset (benchmarks use it to show what the hash costs; the transporter always
+/// hashes). Throws milo::Error.
 void import_model(const Schema& schema, DocRef doc, const uint8_t* data, size_t size,
-                  const char* path);
+                  const char* path, bool hash_source = true);
 
 }  // namespace onnx_import
 }  // namespace milo
