@@ -1,6 +1,6 @@
 // Loads and unloads every test plugin 1000 times in one process: the good ones (C, C++, the
 // template, the frozen-ABI-1 plugin, the scorecard example that delegates to two others, the
-// bundled safetensors plugin) must load and work every time, the broken variants must be
+// bundled safetensors plugin, and the onnx plugin when it is built) must load and work every time, the broken variants must be
 // refused every time, and afterwards no plugin library may remain mapped. Under the sanitizer
 // build (ASan + LeakSanitizer) this is the leak and use-after-unload check.
 #include <catch2/catch.hpp>
@@ -44,7 +44,7 @@ TEST_CASE("every test plugin loads and unloads 1000 times without a leak", "[abi
     const std::vector<Plugin> all = plugins();
     size_t good = 0;
     for (const Plugin& p : all) good += p.good;
-    REQUIRE(good == 6);
+    REQUIRE(good == MILO_SOAK_GOOD_COUNT);
     REQUIRE(all.size() >= 16);
 
     acme::Scorecard card;
@@ -55,6 +55,10 @@ TEST_CASE("every test plugin loads and unloads 1000 times without a leak", "[abi
     card.components["gate"] = {"acmescore", acme::gate_bytes("g", {0.5, {1.0, -1.0}})};
     const std::string native = acme::to_native(card);
     const std::string scorer = acme::gate_bytes("s", {0.25, {1.0, 2.0, 3.0}});
+    // ModelProto{ir_version: 8, producer_name: "soak"}: exercises the onnx plugin when present
+    const std::string onnx_model("\x08\x08\x12\x04soak", 8);
+    bool have_onnx = false;
+    for (const Plugin& p : all) have_onnx = have_onnx || p.path.find("milo_onnx.so") != std::string::npos;
 
     for (int i = 0; i < 1000; ++i) {
         milo_registry* reg = nullptr;
@@ -74,8 +78,9 @@ TEST_CASE("every test plugin loads and unloads 1000 times without a leak", "[abi
             const char* id;
             std::string bytes;
         } inputs[] = {{"acme.scorecard", native}, {"acme.scorer", scorer},
-                      {"frozen.abi1", "FROZEN1\nsoak"}};
+                      {"frozen.abi1", "FROZEN1\nsoak"}, {"onnx", onnx_model}};
         for (const auto& in : inputs) {
+            if (std::string(in.id) == "onnx" && !have_onnx) continue;
             milo_doc* doc = nullptr;
             milo_error error = MILO_ERROR_INIT;
             milo_status st = milo_registry_decode_native(

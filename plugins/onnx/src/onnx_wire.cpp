@@ -24,13 +24,13 @@ const char* wire_name(uint32_t w) {
     }
 }
 
-// Reads a varint at `*pos` (< end); false when it runs past `end` or exceeds 10 bytes.
+// Reads a varint at `*pos` (< end); false when it runs past `end` or exceeds 10 bytes. Like
+// protobuf, the bits of a 10th byte beyond 64 are dropped.
 bool read_varint(const uint8_t* data, size_t* pos, size_t end, uint64_t* out) {
     uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         if (*pos >= end) return false;
         uint8_t b = data[(*pos)++];
-        if (shift == 63 && b > 1) return false;
         v |= uint64_t(b & 0x7f) << shift;
         if ((b & 0x80) == 0) {
             *out = v;
@@ -38,6 +38,24 @@ bool read_varint(const uint8_t* data, size_t* pos, size_t end, uint64_t* out) {
         }
     }
     return false;
+}
+
+// Protobuf reads tags and lengths as 32-bit varints of at most 5 bytes; longer encodings of
+// them (valid varints otherwise) make it refuse the message.
+constexpr size_t kMaxTagBytes = 5;
+constexpr size_t kMaxLengthBytes = 5;
+
+// The fixed size of the elements of a packable field type, 0 for varint types.
+size_t packed_width(const pb::FieldDescriptor* f) {
+    switch (f->type()) {
+        case pb::FieldDescriptor::TYPE_DOUBLE:
+        case pb::FieldDescriptor::TYPE_FIXED64:
+        case pb::FieldDescriptor::TYPE_SFIXED64: return 8;
+        case pb::FieldDescriptor::TYPE_FLOAT:
+        case pb::FieldDescriptor::TYPE_FIXED32:
+        case pb::FieldDescriptor::TYPE_SFIXED32: return 4;
+        default: return 0;
+    }
 }
 
 std::string field_label(const pb::Descriptor* type, uint64_t number) {
@@ -70,6 +88,10 @@ struct Walker {
             if (!read_varint(data, &pos, end, &tag))
                 return fail(at, "truncated or overlong field tag (message ends at byte " +
                                     std::to_string(end) + ")");
+            if (pos - at > kMaxTagBytes)
+                return fail(at, "field tag takes " + std::to_string(pos - at) +
+                                    " bytes; protobuf allows at most " +
+                                    std::to_string(kMaxTagBytes));
             const uint64_t number = tag >> 3;
             const uint32_t wire = uint32_t(tag & 7);
             if (number == 0 || number > 536870911u)
@@ -97,6 +119,7 @@ struct Walker {
                 }
                 case kLength: {
                     uint64_t len = 0;
+                    const size_t len_at = pos;
                     if (!read_varint(data, &pos, end, &len))
                         return fail(at, field_label(type, number) + ": truncated length");
                     if (len > end - pos)
@@ -105,10 +128,18 @@ struct Walker {
                                             std::to_string(end - pos) +
                                             " remain in its message (which ends at byte " +
                                             std::to_string(end) + ")");
+                    if (pos - len_at > kMaxLengthBytes)
+                        return fail(at, field_label(type, number) + ": its length takes " +
+                                            std::to_string(pos - len_at) +
+                                            " bytes; protobuf allows at most " +
+                                            std::to_string(kMaxLengthBytes));
                     const pb::FieldDescriptor* f =
                         type != nullptr ? type->FindFieldByNumber(int(number)) : nullptr;
                     if (f != nullptr && f->type() == pb::FieldDescriptor::TYPE_MESSAGE &&
                         !walk(f->message_type(), pos, pos + size_t(len), depth + 1, 0, nullptr))
+                        return false;
+                    if (f != nullptr && f->is_packable() &&
+                        !packed(f, number, type, pos, pos + size_t(len)))
                         return false;
                     pos += size_t(len);
                     break;
@@ -132,6 +163,29 @@ struct Walker {
         }
         if (group != 0)
             return fail(end, "group of field " + std::to_string(group) + " is never closed");
+        return true;
+    }
+
+    // A repeated scalar field in packed form (protobuf accepts it for any repeated scalar):
+    // whole fixed-size elements, or varints that end inside [pos, end).
+    bool packed(const pb::FieldDescriptor* f, uint64_t number, const pb::Descriptor* type,
+                size_t pos, size_t end) {
+        const size_t width = packed_width(f);
+        if (width != 0) {
+            if ((end - pos) % width != 0)
+                return fail(pos, field_label(type, number) + ": packed values take " +
+                                     std::to_string(end - pos) + " bytes, not a multiple of " +
+                                     std::to_string(width));
+            return true;
+        }
+        while (pos < end) {
+            const size_t at = pos;
+            uint64_t v = 0;
+            if (!read_varint(data, &pos, end, &v))
+                return fail(at, field_label(type, number) +
+                                    ": packed varint truncated or overlong (the field ends at "
+                                    "byte " + std::to_string(end) + ")");
+        }
         return true;
     }
 };
