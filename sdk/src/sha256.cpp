@@ -73,6 +73,8 @@ void blocks_shani(uint32_t s[8], const uint8_t* p, size_t n) {
     for (; n > 0; --n, p += 64) {
         __m128i abef = state0, cdgh = state1;
         __m128i m[4];
+        // fully unrolled, m[] lives in registers and the round conditions fold away
+#pragma GCC unroll 16
         for (int i = 0; i < 16; ++i) {
             if (i < 4)
                 m[i] = _mm_shuffle_epi8(
