@@ -79,12 +79,16 @@ class RegistryListingTest(unittest.TestCase):
                 reg.open(IRIS)  # no transporter reads it
             self.assertEqual(cm.exception.status, milo.Status.ERR_UNSUPPORTED)
             reg.load_plugins([milo.plugin_dir()])
-            self.assertEqual([t.id for t in reg.transporters()], ["safetensors"])
+            # the bundled plugins: safetensors always, onnx when libonnx-dev was there to build it
+            bundled = sorted(f for f in os.listdir(milo.plugin_dir()) if f.endswith(".so"))
+            self.assertIn("milo_safetensors.so", bundled)
+            ids = [f[len("milo_"):-len(".so")] for f in bundled]
+            self.assertEqual([t.id for t in reg.transporters()], ids)
             path = next(p.path for p in reg.plugins() if p.name == "safetensors")
             reg.load_plugin(path)  # already loaded: a no-op
-            self.assertEqual(len(reg.plugins()), 4)
+            self.assertEqual(len(reg.plugins()), 3 + len(bundled))
         with milo.Registry(plugins=milo.plugin_dir()) as reg:
-            self.assertEqual([t.id for t in reg.transporters()], ["safetensors"])
+            self.assertEqual([t.id for t in reg.transporters()], ids)
 
     def test_close_is_idempotent_and_documents_keep_the_registry(self):
         reg = milo.Registry()

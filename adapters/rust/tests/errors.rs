@@ -157,7 +157,8 @@ fn broken_plugins_are_plugin_errors() {
     let both = format!("{}:{}", dir.display(), Registry::default_plugin_dir());
     let mut reg = Registry::new().unwrap();
     assert_status(reg.load_plugins(Some(&both)), Status::Plugin);
-    assert_eq!(reg.transporters().len(), 1);
+    let ids: Vec<String> = reg.transporters().into_iter().map(|t| t.id).collect();
+    assert!(ids.iter().any(|id| id == "safetensors"), "{ids:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
