@@ -241,7 +241,7 @@ private:
     std::shared_ptr<Holder> holder_;
     std::string folder_;
     bool has_folder_ = false;
-    std::vector<std::string> path_;  // document path of the value being built
+    std::vector<std::string> path_;  // document path of the value being built ("state/name"…)
 
     [[noreturn]] void fail_plain(milo_status code, const std::string& message) {
         throw Error(code, message);
@@ -314,13 +314,13 @@ private:
                 (j < newer_fields.size() && newer_fields[j]->number() < fields[i]->number());
             const pb::Message& src = take_newer ? *newer : m;
             const FD* f = take_newer ? newer_fields[j++] : fields[i++];
-            PathPush push(path_, f->name());
+            PathPush push(path_, "state/" + f->name());
             ValueRef v = tensor && is_data_field(f->name()) ? tensor_data(src, f, ti)
                                                             : field(src, f, depth);
             doc_.put(state, f->name(), v);
         }
         if (!unknown->empty()) {
-            PathPush push(path_, kUnknownKey);
+            PathPush push(path_, std::string("state/") + kUnknownKey);
             doc_.put(state, kUnknownKey, unknown_fields(*unknown, 0));
         }
         if (tensor) external_data(m, ti, state);
@@ -444,11 +444,14 @@ private:
     }
 
     // A float as a document number when float → double → float keeps its bits (all but
-    // signalling NaNs); otherwise as a 0-d float32 tensor.
+    // signalling NaNs); otherwise as a 0-d float32 tensor. The test is on the bits: compilers
+    // fold the round trip float → double → float to nothing (they assume no signalling NaN).
     ValueRef float_value(float v) {
-        const double d = v;
-        const float back = static_cast<float>(d);
-        if (std::memcmp(&back, &v, sizeof v) == 0) return doc_.number(d);
+        uint32_t bits = 0;
+        std::memcpy(&bits, &v, sizeof bits);
+        const bool signalling_nan = (bits & 0x7f800000u) == 0x7f800000u &&
+                                    (bits & 0x007fffffu) != 0 && (bits & 0x00400000u) == 0;
+        if (!signalling_nan) return doc_.number(double(v));
         ValueRef t = doc_.tensor(MILO_DTYPE_FLOAT32, {});
         std::memcpy(t.mutable_data().first, &v, sizeof v);
         return t;
@@ -656,7 +659,7 @@ private:
                 else if (key == "length") length_text = value, has_length = true;
             }
         }
-        PathPush push(path_, kExternalKey);
+        PathPush push(path_, std::string("state/") + kExternalKey);
         if (location.empty()) fail(MILO_ERR_CORRUPT, who + ": external data without a location");
         check_location(who, location);
         if (!has_folder_)
@@ -679,6 +682,9 @@ private:
         if (::realpath(full.c_str(), file_real) == nullptr)
             fail(MILO_ERR_IO, who + ": external data file " + quoted(full) + ": " +
                                   std::strerror(errno));
+        if (std::strcmp(file_real, folder_real) == 0)
+            fail(MILO_ERR_IO, who + ": external data " + quoted(location) +
+                                  " names the model's folder, not a file");
         std::string base = folder_real;
         if (base != "/") base += "/";
         if (std::strncmp(file_real, base.c_str(), base.size()) != 0)

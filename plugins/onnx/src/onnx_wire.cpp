@@ -205,6 +205,9 @@ int32_t probe_model(const uint8_t* head, size_t size) {
         static const uint8_t kModelFields[] = {2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26};
         bool known = false;
         for (uint8_t n : kModelFields) known = known || n == number;
+        // a number above every ModelProto field is a newer release's field: the evidence so
+        // far stands (the importer keeps it under "(unknown fields)")
+        if (!known && number > 26) break;
         if (!known) return 0;
         const bool varint_field = number == 5;  // model_version
         if (varint_field != (wire == kVarint) || (!varint_field && wire != kLength)) return 0;
