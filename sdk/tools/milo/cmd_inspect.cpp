@@ -1,4 +1,5 @@
-// `milo inspect FILE`: header, counts, trust summary and the value tree.
+// `milo inspect FILE`: header, counts, trust summary and the value tree; for ONNX models a
+// model view (onnx_view.cpp) instead of the tree.
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -8,6 +9,7 @@
 #include "cli_runtime.hpp"
 #include "doc_walk.hpp"
 #include "milo/milo_codec.hpp"
+#include "onnx_view.hpp"
 
 namespace milo {
 namespace cli {
@@ -269,19 +271,24 @@ std::string join_nonempty(std::initializer_list<std::string> parts, const char* 
 }  // namespace
 
 int run_inspect(Context& ctx, const std::vector<std::string>& args) {
-    Parsed p = parse_options(args, {{"json", false}, {"depth", true}, {"width", true}, {"all", false}},
-                             &ctx.globals);
+    Parsed p = parse_options(
+        args, {{"json", false}, {"depth", true}, {"width", true}, {"all", false}, {"tree", false}},
+        &ctx.globals);
     if (p.help) {
         print_command_help("inspect");
         return kExitOk;
     }
     if (p.positionals.size() != 1) usage_error("expected exactly one FILE");
     bool as_json = has_flag(p, "json");
+    bool all = has_flag(p, "all");
+    // Tree options ask for the tree, which an ONNX model shows only on request.
+    bool tree_asked =
+        all || has_flag(p, "tree") || find_option(p, "depth") || find_option(p, "width");
     uint32_t max_depth = 8;
     uint64_t max_width = 20;
     if (const std::string* d = find_option(p, "depth")) max_depth = uint32_t(parse_count(*d, "depth", 0, kMaxWalkDepth));
     if (const std::string* w = find_option(p, "width")) max_width = uint64_t(parse_count(*w, "width", 1, 100000000));
-    if (has_flag(p, "all")) {
+    if (all) {
         max_depth = kMaxWalkDepth;
         max_width = UINT64_MAX;
     }
@@ -305,7 +312,8 @@ int run_inspect(Context& ctx, const std::vector<std::string>& args) {
     TreeNode tree;
     bool has_tree = false;
     const milo_value* root = milo_doc_get_root(doc);
-    if (root != nullptr && max_depth > 0) {
+    bool onnx_view = max_depth > 0 && is_onnx_model(root);
+    if (root != nullptr && max_depth > 0 && (tree_asked || !onnx_view)) {
         ShareIds ids;
         ids.build(root);
         TreeBuilder b{&ids, max_depth, max_width, {}};
@@ -353,6 +361,7 @@ int run_inspect(Context& ctx, const std::vector<std::string>& args) {
                    json_quote(trust_level_name(trust[i].level)) + "}";
         }
         out += "]}";
+        if (onnx_view) out += ", \"onnx\": " + onnx_view_json(root);
         if (has_tree) {
             out += ", \"tree\": ";
             json_tree(tree, &out);
@@ -404,9 +413,12 @@ int run_inspect(Context& ctx, const std::vector<std::string>& args) {
                         t.usage.c_str());
         }
     }
+    if (onnx_view) print_onnx_view(root, all);
     if (has_tree) {
         std::printf("tree:\n");
         print_tree(tree, 2);
+    } else if (onnx_view) {
+        std::printf("tree:         not shown for ONNX models (--tree shows it)\n");
     } else if (root == nullptr) {
         std::printf("tree:         (no root value)\n");
     }

@@ -130,6 +130,15 @@ std::string double_text(double v) {
     return std::string(buf, n);
 }
 
+std::string float32_text(double v) {
+    float f = float(v);
+    if (!std::isfinite(v) || double(f) != v) return double_text(v);
+    char buf[codec::kNumberBuffer];
+    std::string s(buf, codec::write_float(f, buf));
+    if (s.find_first_of(".e") == std::string::npos) s += ".0";
+    return s;
+}
+
 std::string stat_text(double v) {
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
@@ -245,6 +254,22 @@ double element_as_double(const uint8_t* data, int32_t dtype, uint64_t i, double*
             return codec::bits_to_double(load_le(data + 16 * i, 8));
         default: return 0;
     }
+}
+
+std::string element_text(const uint8_t* data, int32_t dtype, uint64_t i) {
+    if (dtype == MILO_DTYPE_BOOL) return data[i] ? "true" : "false";
+    const codec::DTypeInfo* info = codec::dtype_info(dtype);
+    if (codec::dtype_is_integer(dtype) && info != nullptr) {
+        uint64_t bits = load_le(data + i * info->size, info->size);
+        if (!codec::dtype_is_signed(dtype)) return std::to_string(bits);
+        unsigned shift = 64 - 8 * info->size;
+        return std::to_string(shift ? int64_t(bits << shift) >> shift : int64_t(bits));
+    }
+    double im = 0;
+    if (dtype == MILO_DTYPE_FLOAT64) return double_text(element_as_double(data, dtype, i, &im));
+    if (codec::dtype_is_float(dtype)) return float32_text(element_as_double(data, dtype, i, &im));
+    double re = element_as_double(data, dtype, i, &im);
+    return "(" + double_text(re) + ", " + double_text(im) + ")";
 }
 
 TensorStats tensor_stats(const milo_value* tensor) {

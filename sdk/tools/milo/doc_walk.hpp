@@ -29,6 +29,9 @@ std::string index_text(uint64_t flat, const int64_t* shape, size_t ndim);
 std::string scalar_text(const milo_value* v, size_t max_chars);
 /// Shortest round-trip text of a double ("1.0", "nan", "-inf", NaN payloads in hex).
 std::string double_text(double v);
+/// Shortest text of a double that holds a float32 value, at float32 precision ("0.02", "1.0");
+/// other values as double_text.
+std::string float32_text(double v);
 /// Number for stats output (6 significant digits).
 std::string stat_text(double v);
 /// JSON number, or a JSON string for non-finite values.
@@ -56,6 +59,10 @@ TensorStats tensor_stats(const milo_value* tensor);
 /// Reads element `i` of a numeric tensor as double (complex: the real part; `imag` gets the
 /// imaginary part when non-null). `data` is the tensor's little-endian bytes.
 double element_as_double(const uint8_t* data, int32_t dtype, uint64_t i, double* imag);
+
+/// Text of element `i` of a numeric tensor's data: integers exact, float64 as double_text,
+/// narrower floats as float32_text, bool as true/false, complex as "(re, im)".
+std::string element_text(const uint8_t* data, int32_t dtype, uint64_t i);
 
 /// Whole-document counts, each shared node counted once.
 struct DocCounts {

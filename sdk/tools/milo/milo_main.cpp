@@ -44,7 +44,7 @@ const Command kCommands[] = {
      "  --indent N         spaces per level for text formats, 0 for one line (default 2)\n"
      "  --transporter ID   transporter for a native IN (instead of detection) and for a\n"
      "                     native OUT (instead of the document's own)\n"},
-    {"inspect", run_inspect, "inspect [--json] [--depth N] [--width N] [--all] FILE",
+    {"inspect", run_inspect, "inspect [--json] [--tree] [--depth N] [--width N] [--all] FILE",
      "show the header, counts, trust summary and value tree of a model",
      "FILE is any readable input (a document or a native model file). Prints the header\n"
      "(format version, producer, framework, transporter, root type, source, metadata,\n"
@@ -55,18 +55,32 @@ const Command kCommands[] = {
      "tensors show |z|). Nodes that occur more than once carry their '#n' number where they\n"
      "first appear and show '(ref #n)' later.\n"
      "\n"
+     "An ONNX model (root onnx.ModelProto: a .onnx file, or a document made from one) shows a\n"
+     "model view instead of the tree: ir_version, producer, opsets, metadata; the graph\n"
+     "inputs that are not initializers and the outputs with element type and shape (a name\n"
+     "for a symbolic dimension, '?' for an unknown one); every node as\n"
+     "'[i] name: OpType(domain) inputs -> outputs  {attribute=value, ...}' (tensors as\n"
+     "dtype[shape] with their values up to 4 elements, graphs as <graph NAME: N nodes>, lists\n"
+     "cut after 8 items) with the nodes of If/Loop/Scan graphs indented below; initializer\n"
+     "statistics (count, parameters = elements, bytes, per element type) and the 10 largest\n"
+     "initializers with min/max/mean of float ones; the parameter count; local functions.\n"
+     "--tree, --depth N (N > 0) or --width N add the tree; --all shows every list item and\n"
+     "initializer, and the whole tree; --depth 0 shows the header only.\n"
+     "\n"
      "options:\n"
      "  --depth N   show the tree down to depth N (default 8; 0: header only)\n"
      "  --width N   show at most N children per container (default 20)\n"
-     "  --all       no depth or width limit\n"
-     "  --json      machine-readable output (one JSON object)\n"},
+     "  --all       no depth or width limit (ONNX: nothing cut, tree included)\n"
+     "  --tree      show the tree also for an ONNX model\n"
+     "  --json      machine-readable output (one JSON object; ONNX: an \"onnx\" member)\n"},
     {"validate", run_validate, "validate FILE...",
      "check that files are valid Milo documents",
      "Loads each FILE completely and strictly, including the sha256 check of an external\n"
      "tensor file, and prints 'FILE: valid Milo document (format v1, N values, T tensors,\n"
      "B tensor bytes)'. Native model files are not documents (exit 5); use 'milo inspect'.\n"
      "Every FILE is checked; the exit code is that of the first failure.\n"},
-    {"diff", run_diff, "diff [--all] [--no-header] A B", "structural difference of two models",
+    {"diff", run_diff, "diff [--all] [--no-header] [--structural] A B",
+     "structural difference of two models",
      "A and B are any readable inputs. Walks both documents in parallel and prints one line\n"
      "per difference: 'PATH: reason', where PATH is a document path such as\n"
      "/root/state/coef_ (header fields under /milo/...). Tensors are compared bit by bit;\n"
@@ -74,9 +88,19 @@ const Command kCommands[] = {
      "and the largest absolute difference. Output stops after 50 lines unless --all.\n"
      "Exit 0 when the documents are equal, 1 when they differ.\n"
      "\n"
+     "Two ONNX models (root onnx.ModelProto) are also compared by name: opsets, metadata,\n"
+     "graph inputs and outputs (type changes, order), nodes (matched by name; unnamed ones by\n"
+     "their first output), initializers and value_info, local functions, and the graphs of\n"
+     "If/Loop/Scan attributes. Lines such as 'node \"conv1\": attribute strides: [1, 1] vs\n"
+     "[2, 2]', 'node \"n7\": removed (Relu x -> y)' (only in A; 'added': only in B),\n"
+     "'initializer \"w\": values differ: 3 of 64 elements, first at [5] (0.5 vs 0.25), max\n"
+     "abs diff 0.25'; every other field by its document path. A last line counts the nodes\n"
+     "and initializers removed, added and changed in the main graph.\n"
+     "\n"
      "options:\n"
-     "  --all         print every difference\n"
-     "  --no-header   compare the root values only (not producer, source, trust, ...)\n"},
+     "  --all          print every difference\n"
+     "  --no-header    compare the root values only (not producer, source, trust, ...)\n"
+     "  --structural   compare ONNX models path by path like any other document\n"},
     {"scan", run_scan, "scan FILE", "security report of the names a model uses",
      "Reads FILE without executing anything and lists every type and callable it names with\n"
      "its trust level (trusted, untrusted, dangerous), plus object types and globals in the\n"
