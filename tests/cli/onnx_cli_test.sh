@@ -374,7 +374,7 @@ EOF
     cat >expected.txt <<'EOF'
 node "k": attribute value: values differ: 1 of 2 elements, first at [1] (bit patterns)
 initializer "f8": values differ: 1 of 3 elements, first at [1] (bit patterns)
-initializer "i4": stored int32_data differs: 1 of 2 elements, first at [1] (3 vs 9), max abs diff 6
+initializer "i4": values differ: 1 of 3 elements, first at [2] (3 vs -7), max abs diff 10
 initializer "i4raw": values differ: 1 of 3 elements, first at [2] (3 vs -7), max abs diff 10
 onnx: nodes 0 removed, 0 added, 1 changed; initializers 0 removed, 0 added, 3 changed
 EOF

@@ -543,6 +543,14 @@ private:
             if (exact && e.dtype != 0 && e.bits >= 8 && e.dtype != MILO_DTYPE_INT32) {
                 if (ValueRef t = narrow_int32(e.dtype, ti.shape, n, get)) return t;
             }
+            // 4- and 2-bit types: one packed byte per int32 (what onnx.helper.make_tensor writes)
+            if (ti.valid && e.dtype != 0 && e.bits < 8 &&
+                all_of(n, [&](int i) { return get(i) >= 0 && get(i) <= 255; })) {
+                std::string packed(size_t(n), '\0');
+                for (int i = 0; i < n; ++i) packed[size_t(i)] = char(get(i));
+                const auto* bytes = reinterpret_cast<const uint8_t*>(packed.data());
+                if (unpackable(ti, e, bytes, packed.size())) return unpack(ti, e, bytes);
+            }
             return fill<int32_t>(MILO_DTYPE_INT32, shape_if(ti.data_type == 6 && exact), n, get);
         }
         // string_data
@@ -597,8 +605,10 @@ private:
     ValueRef raw_tensor(const TensorInfo& ti, const std::string& raw) {
         const Elem e = elem_of(ti.data_type);
         if (!ti.valid || e.dtype == 0) return doc_.bytes(raw.data(), raw.size());
-        if (e.bits < 8) return unpack(ti, e, reinterpret_cast<const uint8_t*>(raw.data()),
-                                      raw.size());
+        const auto* bytes = reinterpret_cast<const uint8_t*>(raw.data());
+        if (e.bits < 8)
+            return unpackable(ti, e, bytes, raw.size()) ? unpack(ti, e, bytes)
+                                                        : doc_.bytes(raw.data(), raw.size());
         const uint64_t isz = uint64_t(e.bits) / 8;
         if (ti.count > UINT64_MAX / isz || raw.size() != ti.count * isz)
             return doc_.bytes(raw.data(), raw.size());
@@ -615,15 +625,19 @@ private:
         }
     }
 
-    // Packed 4- or 2-bit elements (first element in the low bits) → one element per byte.
-    ValueRef unpack(const TensorInfo& ti, const Elem& e, const uint8_t* raw, size_t size) {
+    // Whether `size` packed bytes hold exactly the tensor's 4- or 2-bit elements with zero
+    // padding bits (anything else is kept as it is).
+    static bool unpackable(const TensorInfo& ti, const Elem& e, const uint8_t* raw, size_t size) {
         const uint64_t per = uint64_t(8 / e.bits);
-        const uint64_t need = ti.count / per + (ti.count % per != 0);
-        const unsigned mask = (1u << e.bits) - 1;
-        if (size != need) return doc_.bytes(raw, size);
+        if (size != ti.count / per + (ti.count % per != 0)) return false;
         const uint64_t used_bits = (ti.count % per) * uint64_t(e.bits);
-        if (used_bits != 0 && (raw[size - 1] >> used_bits) != 0)
-            return doc_.bytes(raw, size);  // padding bits set: keep them
+        return used_bits == 0 || (raw[size - 1] >> used_bits) == 0;
+    }
+
+    // Packed elements (first element in the low bits) → one element per byte.
+    ValueRef unpack(const TensorInfo& ti, const Elem& e, const uint8_t* raw) {
+        const uint64_t per = uint64_t(8 / e.bits);
+        const unsigned mask = (1u << e.bits) - 1;
         ValueRef t = doc_.tensor(e.dtype, ti.shape);
         if (ti.count == 0) return t;
         auto* out = static_cast<uint8_t*>(t.mutable_data().first);
@@ -729,7 +743,10 @@ private:
         read_exact(who, fd, offset, bytes);
         ValueRef v;
         if (ti.valid && e.dtype != 0 && e.bits < 8) {
-            v = unpack(ti, e, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+            // the size was checked above; padding bits set keep the bytes as they are
+            const auto* raw = reinterpret_cast<const uint8_t*>(bytes.data());
+            v = unpackable(ti, e, raw, bytes.size()) ? unpack(ti, e, raw)
+                                                     : doc_.bytes(bytes.data(), bytes.size());
         } else if (ti.valid && e.dtype != 0) {
             v = doc_.tensor(e.dtype, ti.shape);
             if (length != 0) std::memcpy(v.mutable_data().first, bytes.data(), bytes.size());

@@ -536,9 +536,10 @@ def dtypes_typed(w):
     f8 = helper.make_tensor("probe", TP.FLOAT8E4M3FN, [3], [1.0, -2.0, 448.0])
     add("t_f8", TP.FLOAT8E4M3FN, [3], [1.0, -2.0, 448.0], "int32_data", "uint8", [3],
         bytes(f8.int32_data))
-    # packed INT4 in int32_data: 3 bytes for 5 elements, so not dims: flat int32, as stored
-    add("t_i4", TP.INT4, [5], [-8, -1, 0, 3, 7], "int32_data", "int32", [3],
-        le(np.array([248, 48, 7], "<i4")))
+    # packed INT4 in int32_data (one packed byte per int32, 3 for 5 elements): unpacked to dims
+    add("t_i4", TP.INT4, [5], [-8, -1, 0, 3, 7], "int32_data", "int8", [5],
+        le(np.array([-8, -1, 0, 3, 7], "<i1")))
+    add("t_u4", TP.UINT4, [3], [15, 0, 9], "int32_data", "uint8", [3], bytes([15, 0, 9]))
     add("t_f32", FLOAT, [2, 1], [0.5, -0.0], "float_data", "float32", [2, 1],
         le(np.array([0.5, -0.0], "<f4")))
     c64 = np.array([1 + 2j, 3 - 4j], "<c8")

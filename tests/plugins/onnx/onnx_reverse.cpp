@@ -205,6 +205,22 @@ struct Rebuilder {
         }
     }
 
+    static int sub_byte_bits(int64_t data_type) {
+        return data_type == 21 || data_type == 22 || data_type == 23 ? 4
+               : data_type == 25 || data_type == 26                  ? 2
+                                                                     : 8;
+    }
+
+    // One element per byte → packed, first element in the low bits.
+    static std::string pack(const uint8_t* p, size_t n, int bits) {
+        const size_t per = size_t(8 / bits);
+        std::string packed((n + per - 1) / per, '\0');
+        for (size_t i = 0; i < n; ++i)
+            packed[i / per] = char(uint8_t(packed[i / per]) |
+                                   ((p[i] & ((1u << bits) - 1)) << ((i % per) * bits)));
+        return packed;
+    }
+
     static const uint8_t* bytes_of(ValueRef t, size_t* n) {
         auto [p, size] = t.data();
         *n = size;
@@ -222,19 +238,9 @@ struct Rebuilder {
             if (!v.is(MILO_KIND_TENSOR)) fail("raw_data is neither bytes nor a tensor");
             size_t n = 0;
             const uint8_t* p = bytes_of(v, &n);
-            const int bits = data_type == 21 || data_type == 22 || data_type == 23 ? 4
-                             : data_type == 25 || data_type == 26                  ? 2
-                                                                                   : 8;
-            if (bits == 8) {
-                r->SetString(out, f, std::string(reinterpret_cast<const char*>(p), n));
-                return;
-            }
-            const size_t per = size_t(8 / bits);
-            std::string packed((n + per - 1) / per, '\0');
-            for (size_t i = 0; i < n; ++i)
-                packed[i / per] = char(uint8_t(packed[i / per]) |
-                                       ((p[i] & ((1u << bits) - 1)) << ((i % per) * bits)));
-            r->SetString(out, f, packed);
+            r->SetString(out, f, sub_byte_bits(data_type) == 8
+                                     ? std::string(reinterpret_cast<const char*>(p), n)
+                                     : pack(p, n, sub_byte_bits(data_type)));
             return;
         }
         if (!v.is(MILO_KIND_TENSOR)) fail(name + " is not a tensor");
@@ -279,6 +285,9 @@ struct Rebuilder {
                 else fail("uint64_data dtype");
                 r->AddUInt64(out, f, x);
             }
+        } else if (sub_byte_bits(data_type) < 8 &&
+                   (dt == MILO_DTYPE_INT8 || dt == MILO_DTYPE_UINT8)) {  // unpacked 4/2-bit
+            for (char c : pack(p, n, sub_byte_bits(data_type))) r->AddInt32(out, f, uint8_t(c));
         } else {  // int32_data
             for (size_t i = 0; i < v.size(); ++i) {
                 int32_t x = 0;
