@@ -119,18 +119,13 @@ struct TensorInfo {
     bool valid = true;  // dims non-negative, at most MILO_MAX_NDIM, product fits
 };
 
-const FD* field_named(const pb::Descriptor* d, const char* name) {
-    const FD* f = d->FindFieldByName(name);
-    return f;
-}
-
 TensorInfo tensor_info(const pb::Message& m) {
     TensorInfo ti;
     const pb::Descriptor* d = m.GetDescriptor();
     const pb::Reflection* r = m.GetReflection();
-    if (const FD* f = field_named(d, "data_type"); f && r->HasField(m, f))
+    if (const FD* f = d->FindFieldByName("data_type"); f && r->HasField(m, f))
         ti.data_type = r->GetInt32(m, f);
-    const FD* dims = field_named(d, "dims");
+    const FD* dims = d->FindFieldByName("dims");
     const int ndim = dims ? r->FieldSize(m, dims) : 0;
     if (ndim > MILO_MAX_NDIM) ti.valid = false;
     for (int i = 0; i < ndim && ti.valid; ++i) {
@@ -139,12 +134,12 @@ TensorInfo tensor_info(const pb::Message& m) {
         else ti.count *= uint64_t(v), ti.shape.push_back(v);
     }
     // a segment holds elements [begin, end) of the whole tensor, as a flat run
-    const FD* seg = field_named(d, "segment");
+    const FD* seg = d->FindFieldByName("segment");
     if (ti.valid && seg && r->HasField(m, seg)) {
         const pb::Message& s = r->GetMessage(m, seg);
         const pb::Reflection* sr = s.GetReflection();
-        const FD* b = field_named(s.GetDescriptor(), "begin");
-        const FD* e = field_named(s.GetDescriptor(), "end");
+        const FD* b = s.GetDescriptor()->FindFieldByName("begin");
+        const FD* e = s.GetDescriptor()->FindFieldByName("end");
         const int64_t begin = b ? sr->GetInt64(s, b) : 0, end = e ? sr->GetInt64(s, e) : 0;
         if (begin < 0 || end < begin || uint64_t(end) > ti.count) ti.valid = false;
         else ti.count = uint64_t(end - begin), ti.shape = {end - begin};
@@ -226,7 +221,7 @@ public:
             const pb::Descriptor* overlay_model = schema_.pool().FindMessageTypeByName(kRootType);
             std::string where = locate_wire_error(overlay_model, data, size);
             if (where.empty()) where = "protobuf refuses the message";
-            fail_plain(MILO_ERR_CORRUPT, name_ + ": not a valid ONNX model: " + where);
+            throw Error(MILO_ERR_CORRUPT, name_ + ": not a valid ONNX model: " + where);
         }
         ValueRef root = message(*model, 0);
         doc_.set_root(root);
@@ -243,9 +238,6 @@ private:
     bool has_folder_ = false;
     std::vector<std::string> path_;  // document path of the value being built ("state/name"…)
 
-    [[noreturn]] void fail_plain(milo_status code, const std::string& message) {
-        throw Error(code, message);
-    }
     [[noreturn]] void fail(milo_status code, const std::string& what) {
         std::string where = "/root";
         for (const auto& p : path_) where += "/" + p;
@@ -654,20 +646,20 @@ private:
     void external_data(const pb::Message& m, const TensorInfo& ti, ValueRef state) {
         const pb::Descriptor* d = m.GetDescriptor();
         const pb::Reflection* r = m.GetReflection();
-        const FD* loc = field_named(d, "data_location");
+        const FD* loc = d->FindFieldByName("data_location");
         if (loc == nullptr || !r->HasField(m, loc) || r->GetEnumValue(m, loc) != 1) return;
         std::string tensor_name;
-        if (const FD* nf = field_named(d, "name")) tensor_name = r->GetString(m, nf);
+        if (const FD* nf = d->FindFieldByName("name")) tensor_name = r->GetString(m, nf);
         const std::string who = "tensor " + quoted(tensor_name);
         std::string location, offset_text, length_text;
         bool has_offset = false, has_length = false;
-        if (const FD* ext = field_named(d, "external_data")) {
+        if (const FD* ext = d->FindFieldByName("external_data")) {
             for (int i = 0; i < r->FieldSize(m, ext); ++i) {
                 const pb::Message& kv = r->GetRepeatedMessage(m, ext, i);
                 const pb::Reflection* kr = kv.GetReflection();
-                const std::string key = kr->GetString(kv, field_named(kv.GetDescriptor(), "key"));
-                const std::string value =
-                    kr->GetString(kv, field_named(kv.GetDescriptor(), "value"));
+                const pb::Descriptor* kd = kv.GetDescriptor();
+                const std::string key = kr->GetString(kv, kd->FindFieldByName("key"));
+                const std::string value = kr->GetString(kv, kd->FindFieldByName("value"));
                 if (key == "location") location = value;
                 else if (key == "offset") offset_text = value, has_offset = true;
                 else if (key == "length") length_text = value, has_length = true;
