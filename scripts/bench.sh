@@ -3,6 +3,8 @@
 #   scripts/bench.sh            full run (100 MB tensor, 10^6 small values; a few minutes)
 #   scripts/bench.sh --quick    about a minute
 # Other arguments go to milo_bench_formats (--dir DIR, --keep, --reps N, --tensor-mb N).
+#   scripts/bench.sh onnx [--quick]   the ONNX import benchmark instead (needs libonnx-dev);
+# its other arguments go to milo_bench_onnx (--reps N, --model-mb N, --dir DIR, --keep).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${MILO_BENCH_BUILD_DIR:-$root/build-bench}"
@@ -11,5 +13,10 @@ jobs="${MILO_BENCH_JOBS:-2}"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
   -DMILO_BUILD_TESTS=ON -DMILO_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" --target milo_bench_formats -j "$jobs"
-exec "$build/bin/milo_bench_formats" "$@"
+bench=milo_bench_formats
+if [ "${1:-}" = onnx ]; then
+  bench=milo_bench_onnx
+  shift
+fi
+cmake --build "$build" --target "$bench" -j "$jobs"
+exec "$build/bin/$bench" "$@"

@@ -364,7 +364,7 @@ TEST_CASE("recursion bombs 100,000 levels deep are refused without exhausting th
         CHECK(r.message.find("nested deeper than 100 levels") != std::string::npos);
         CHECK(byte_offset(r.message) > 0);
     }
-    SECTION("the same message nested by an unknown length-delimited field is kept as bytes") {
+    SECTION("100,000 levels of an unknown length-delimited field are one opaque bytes value") {
         // Unknown fields are not parsed: 100,000 levels of field 100 inside field 100 are one
         // opaque byte string.
         const std::string payload = nest(tag(100, 2), 100000, "");
@@ -488,6 +488,7 @@ std::vector<std::pair<std::string, std::string>> size_bombs() {
 #endif
 #endif
 
+#ifndef MILO_TEST_ASAN
 long vm_size_kb() {
     FILE* f = std::fopen("/proc/self/status", "r");
     if (f == nullptr) return -1;
@@ -498,6 +499,7 @@ long vm_size_kb() {
     std::fclose(f);
     return kb;
 }
+#endif
 
 }  // namespace
 
@@ -753,7 +755,7 @@ TEST_CASE("strings that are not UTF-8 come back as the same bytes") {
 
 // ==================================================================== empty and tiny inputs
 
-TEST_CASE("an empty file is an empty ModelProto; one stray byte is refused at byte 0") {
+TEST_CASE("an empty file is an empty ModelProto; every single byte is refused precisely") {
     // Zero bytes are a valid (empty) protobuf message: protobuf parses it and so does the
     // plugin, into a ModelProto without fields.
     REQUIRE(protobuf_parses(""));
@@ -767,9 +769,14 @@ TEST_CASE("an empty file is an empty ModelProto; one stray byte is refused at by
     CHECK_FALSE(r.doc.has_header("source.version"));
     check_sound(r);
 
-    for (int b = 0; b < 256; ++b) {
+    for (int b = 0; b < 256; ++b) {  // a tag without its value, or not a tag at all
         const std::string one(1, char(b));
         INFO("the single byte " << b);
-        check_damaged(one, "robust.onnx");
+        REQUIRE_FALSE(protobuf_parses(one));
+        Result r1 = import(one);
+        check_wire_error(r1, one, "robust.onnx");
+        // an open group is reported where its end tag was due: the end of the input
+        const bool opens_group = b >= 8 && b < 0x80 && (b & 7) == 3;
+        CHECK(byte_offset(r1.message) == (opens_group ? 1 : 0));
     }
 }
