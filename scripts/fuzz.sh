@@ -21,9 +21,18 @@ mkdir -p "$root/build-fuzz/artifacts" "$root/build-fuzz/seeds"/{json,yaml,pb}
 for t in "${targets[@]}"; do
   extra=()
   if [ "$t" = onnx ]; then
-    # seeds: small real models (and a few generated ones) kept in the repository, read-only
+    # seeds: the generated models kept in the repository, plus the real models of the shared
+    # fixture corpus up to 64 KB, used in place (copied into the build tree, never the repo)
     corpus="$root/build-fuzz/corpus/onnx"
-    seeds=("$root/tests/fuzz/corpus/onnx")
+    fixtures="${MILO_ONNX_FIXTURES_DIR:-$root/../shared/fixtures/onnx}"
+    mkdir -p "$root/build-fuzz/seeds/onnx"
+    if [ -d "$fixtures" ]; then
+      find "$fixtures" -name '*.onnx' -size -64k | while read -r f; do
+        rel="${f#"$fixtures"/}"
+        cp -n "$f" "$root/build-fuzz/seeds/onnx/${rel//\//_}"
+      done
+    fi
+    seeds=("$root/tests/fuzz/corpus/onnx" "$root/build-fuzz/seeds/onnx")
     extra=(-dict="$root/tests/fuzz/onnx.dict")
     mkdir -p "$corpus"
   else
