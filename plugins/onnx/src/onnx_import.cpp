@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <google/protobuf/arena.h>
@@ -153,14 +154,6 @@ bool is_data_field(const std::string& name) {
            name == "uint64_data";
 }
 
-// Fields whose int32 value is a TensorProto.DataType: shown by name.
-bool is_data_type_field(const pb::Descriptor* d, const FD* f) {
-    const std::string& m = d->full_name();
-    return (m == "onnx.TensorProto" && f->name() == "data_type") ||
-           ((m == "onnx.TypeProto.Tensor" || m == "onnx.TypeProto.SparseTensor") &&
-            f->name() == "elem_type");
-}
-
 bool parse_decimal(const std::string& s, uint64_t* out) {
     if (s.empty() || s.size() > 20) return false;
     uint64_t v = 0;
@@ -236,18 +229,54 @@ private:
     std::shared_ptr<Holder> holder_;
     std::string folder_;
     bool has_folder_ = false;
-    std::vector<std::string> path_;  // document path of the value being built ("state/name"…)
+    // Document path of the value being built: state keys and list indexes, turned into text
+    // only when an error needs it.
+    struct PathItem {
+        const char* key;  // NULL: a list index
+        size_t index;
+    };
+    std::vector<PathItem> path_;
+
+    // How each field of a message type maps (computed once per descriptor: compiled and overlay
+    // descriptors of one message are different objects).
+    enum FieldKind : uint8_t { kPlain, kTensorData, kDataTypeName };
+    struct MessageInfo {
+        bool tensor = false;
+        std::vector<uint8_t> kind;  // by FieldDescriptor::index()
+    };
+    std::unordered_map<const pb::Descriptor*, MessageInfo> infos_;
+
+    const MessageInfo& info(const pb::Descriptor* d) {
+        auto it = infos_.find(d);
+        if (it != infos_.end()) return it->second;
+        MessageInfo mi;
+        const std::string& m = d->full_name();
+        mi.tensor = m == "onnx.TensorProto";
+        mi.kind.resize(size_t(d->field_count()), kPlain);
+        for (int i = 0; i < d->field_count(); ++i) {
+            const FD* f = d->field(i);
+            if (mi.tensor && is_data_field(f->name())) mi.kind[size_t(i)] = kTensorData;
+            if (!f->is_repeated() && f->cpp_type() == FD::CPPTYPE_INT32 &&
+                ((mi.tensor && f->name() == "data_type") ||
+                 ((m == "onnx.TypeProto.Tensor" || m == "onnx.TypeProto.SparseTensor") &&
+                  f->name() == "elem_type")))
+                mi.kind[size_t(i)] = kDataTypeName;
+        }
+        return infos_.emplace(d, std::move(mi)).first->second;
+    }
 
     [[noreturn]] void fail(milo_status code, const std::string& what) {
         std::string where = "/root";
-        for (const auto& p : path_) where += "/" + p;
+        for (const PathItem& p : path_)
+            where += p.key ? std::string("/state/") + p.key : "/" + std::to_string(p.index);
         throw Error(code, name_ + ": " + where + ": " + what);
     }
 
     struct PathPush {
-        std::vector<std::string>& path;
-        PathPush(std::vector<std::string>& p, std::string s) : path(p) {
-            path.push_back(std::move(s));
+        std::vector<PathItem>& path;
+        PathPush(std::vector<PathItem>& p, const char* key) : path(p) { path.push_back({key, 0}); }
+        PathPush(std::vector<PathItem>& p, size_t index) : path(p) {
+            path.push_back({nullptr, index});
         }
         ~PathPush() { path.pop_back(); }
     };
@@ -294,7 +323,8 @@ private:
             newer->GetReflection()->ListFields(*newer, &newer_fields);
             unknown = &newer->GetReflection()->GetUnknownFields(*newer);
         }
-        const bool tensor = d->full_name() == "onnx.TensorProto";
+        const MessageInfo& mi = info(d);
+        const bool tensor = mi.tensor;
         TensorInfo ti;
         if (tensor) ti = tensor_info(m);
 
@@ -306,13 +336,16 @@ private:
                 (j < newer_fields.size() && newer_fields[j]->number() < fields[i]->number());
             const pb::Message& src = take_newer ? *newer : m;
             const FD* f = take_newer ? newer_fields[j++] : fields[i++];
-            PathPush push(path_, "state/" + f->name());
-            ValueRef v = tensor && is_data_field(f->name()) ? tensor_data(src, f, ti)
-                                                            : field(src, f, depth);
+            const pb::Reflection* sr = take_newer ? newer->GetReflection() : r;
+            const uint8_t kind = take_newer ? info(newer->GetDescriptor()).kind[size_t(f->index())]
+                                            : mi.kind[size_t(f->index())];
+            PathPush push(path_, f->name().c_str());
+            ValueRef v = kind == kTensorData ? tensor_data(src, sr, f, ti)
+                                             : field(src, sr, f, kind, depth);
             doc_.put(state, f->name(), v);
         }
         if (!unknown->empty()) {
-            PathPush push(path_, std::string("state/") + kUnknownKey);
+            PathPush push(path_, kUnknownKey);
             doc_.put(state, kUnknownKey, unknown_fields(*unknown, 0));
         }
         if (tensor) external_data(m, ti, state);
@@ -339,29 +372,28 @@ private:
         return holder_->newer.back().get();
     }
 
-    ValueRef field(const pb::Message& m, const FD* f, int depth) {
-        const pb::Reflection* r = m.GetReflection();
-        if (is_data_type_field(m.GetDescriptor(), f) && !f->is_repeated()) {
+    ValueRef field(const pb::Message& m, const pb::Reflection* r, const FD* f, uint8_t kind,
+                   int depth) {
+        if (kind == kDataTypeName) {
             const int64_t v = r->GetInt32(m, f);
             const char* name = data_type_name(v);
             return name != nullptr ? doc_.string(name) : doc_.integer(v);
         }
-        if (!f->is_repeated()) return element(m, f, -1, depth);
+        if (!f->is_repeated()) return element(m, r, f, -1, depth);
         const int n = r->FieldSize(m, f);
         if (n > kListMax) {
-            if (ValueRef t = numeric_tensor(m, f, n)) return t;
+            if (ValueRef t = numeric_tensor(m, r, f, n)) return t;
         }
         ValueRef list = doc_.list();
         for (int i = 0; i < n; ++i) {
-            PathPush push(path_, std::to_string(i));
-            list.append(element(m, f, i, depth));
+            PathPush push(path_, size_t(i));
+            list.append(element(m, r, f, i, depth));
         }
         return list;
     }
 
     // A long repeated numeric field as a 1-D tensor of its own type; empty for other fields.
-    ValueRef numeric_tensor(const pb::Message& m, const FD* f, int n) {
-        const pb::Reflection* r = m.GetReflection();
+    ValueRef numeric_tensor(const pb::Message& m, const pb::Reflection* r, const FD* f, int n) {
         const std::vector<int64_t> shape{n};
         switch (f->cpp_type()) {
             case FD::CPPTYPE_INT32: return fill<int32_t>(MILO_DTYPE_INT32, shape, n,
@@ -393,8 +425,8 @@ private:
     }
 
     // One value of field f (index -1: the singular field).
-    ValueRef element(const pb::Message& m, const FD* f, int i, int depth) {
-        const pb::Reflection* r = m.GetReflection();
+    ValueRef element(const pb::Message& m, const pb::Reflection* r, const FD* f, int i,
+                     int depth) {
         const bool rep = i >= 0;
         switch (f->cpp_type()) {
             case FD::CPPTYPE_INT32:
@@ -489,8 +521,8 @@ private:
 
     // ---------------------------------------------------------------- tensor data
 
-    ValueRef tensor_data(const pb::Message& m, const FD* f, const TensorInfo& ti) {
-        const pb::Reflection* r = m.GetReflection();
+    ValueRef tensor_data(const pb::Message& m, const pb::Reflection* r, const FD* f,
+                         const TensorInfo& ti) {
         const std::string& name = f->name();
         if (name == "raw_data") {
             std::string scratch;
@@ -665,7 +697,7 @@ private:
                 else if (key == "length") length_text = value, has_length = true;
             }
         }
-        PathPush push(path_, std::string("state/") + kExternalKey);
+        PathPush push(path_, kExternalKey);
         if (location.empty()) fail(MILO_ERR_CORRUPT, who + ": external data without a location");
         check_location(who, location);
         if (!has_folder_)
