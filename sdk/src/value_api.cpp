@@ -591,6 +591,8 @@ MILO_API milo_status milo_value_append(milo_value* container, milo_value* item,
                     kind_name(container->kind));
     if (milo_status s = same_doc(container, item, error)) return s;
     return guarded(error, [&] {
+        // most containers of real models are small: one allocation for the first four
+        if (container->items.capacity() == 0) container->items.reserve(4);
         container->items.push_back(item);
         return MILO_OK;
     });
@@ -602,6 +604,10 @@ MILO_API milo_status milo_value_append_pair(milo_value* map, milo_value* key, mi
     if (milo_status s = same_doc(map, key, error)) return s;
     if (milo_status s = same_doc(map, item, error)) return s;
     return guarded(error, [&] {
+        if (map->keys.capacity() == 0) {
+            map->keys.reserve(4);
+            map->items.reserve(4);
+        }
         map->keys.push_back(key);
         try {
             map->items.push_back(item);
