@@ -5,6 +5,8 @@
 // (colon-separated); every *.onnx below them counts, except under a folder named "bad".
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -57,7 +59,8 @@ TEST_CASE("every model of the corpus imports and rebuilds an equal ModelProto") 
     milo::onnx_import::Schema schema;
     const std::vector<std::string> dirs = corpus_dirs();
     REQUIRE_FALSE(dirs.empty());
-    const fs::path tmp = fs::path(MILO_TEST_TMP_DIR) / "roundtrip";
+    // one folder per process: the fixture and generated corpora run as parallel CTest tests
+    const fs::path tmp = fs::path(MILO_TEST_TMP_DIR) / ("roundtrip-" + std::to_string(::getpid()));
     fs::create_directories(tmp);
 
     size_t total = 0, checks = 0, lossless = 0;
@@ -107,6 +110,7 @@ TEST_CASE("every model of the corpus imports and rebuilds an equal ModelProto") 
         std::cout << "onnx round trip: " << dir << ": " << passed << "/" << models.size()
                   << " models equal after import and JSON, YAML, protobuf, external-tensor JSON\n";
     }
+    fs::remove_all(tmp);
     std::cout << "onnx round trip: " << lossless << " of " << total
               << " models lossless (" << checks << " comparisons)\n";
     for (const auto& f : failures) std::cout << "FAILED " << f << "\n";
