@@ -22,6 +22,7 @@
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/unknown_field_set.h>
 
 #include <onnx/onnx_pb.h>
@@ -364,6 +365,9 @@ private:
         std::string bytes;
         if (!u.SerializeToString(&bytes)) return nullptr;
         std::unique_ptr<pb::Message> msg(proto->New());
+        // reflection parsing logs every string field that is not UTF-8 (proto2 allows it; such
+        // strings become bytes in the document): keep stderr quiet
+        pb::LogSilencer quiet;
         pb::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
                                     int(bytes.size()));
         in.SetRecursionLimit(std::max(0, kMaxDepth - depth));
