@@ -63,7 +63,13 @@ need_python() {
 
 SQUEEZE="$FIXTURES/light/light_squeezenet.onnx"
 RESNET="$FIXTURES/light/light_resnet50.onnx"
-[ -f "$SQUEEZE" ] && [ -f "$RESNET" ] || fail "ONNX fixtures missing in $FIXTURES"
+if [ "$case_name" != onnx_hostile ]; then  # the hostile case is a hand-written document
+    if [ ! -d "$FIXTURES" ]; then
+        echo "SKIPPED: ONNX fixture corpus not found at $FIXTURES (-DMILO_ONNX_FIXTURES_DIR=...)"
+        exit 77
+    fi
+    [ -f "$SQUEEZE" ] && [ -f "$RESNET" ] || fail "ONNX fixtures missing in $FIXTURES"
+fi
 
 case "$case_name" in
 

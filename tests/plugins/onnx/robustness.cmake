@@ -8,4 +8,4 @@ target_compile_definitions(onnx_robustness_test PRIVATE
   MILO_ONNX_PLUGIN="$<TARGET_FILE:milo_onnx>"
   MILO_ONNX_FIXTURES_DIR="${MILO_ONNX_FIXTURES_DIR}")
 add_dependencies(onnx_robustness_test milo_onnx)
-add_test(NAME onnx_robustness_test COMMAND onnx_robustness_test)
+milo_onnx_fixture_test(onnx_robustness_test COMMAND onnx_robustness_test)

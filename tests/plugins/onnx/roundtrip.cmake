@@ -6,7 +6,7 @@ target_link_libraries(onnx_roundtrip_test PRIVATE milo milo_test_main milo_onnx_
 target_compile_definitions(onnx_roundtrip_test PRIVATE
   MILO_PLUGIN_OUTPUT_DIR="${MILO_PLUGIN_OUTPUT_DIR}" MILO_TEST_TMP_DIR="${CMAKE_CURRENT_BINARY_DIR}")
 add_dependencies(onnx_roundtrip_test milo_onnx)
-add_test(NAME onnx_roundtrip_fixtures COMMAND onnx_roundtrip_test)
+milo_onnx_fixture_test(onnx_roundtrip_fixtures COMMAND onnx_roundtrip_test)
 set_tests_properties(onnx_roundtrip_fixtures PROPERTIES
   ENVIRONMENT "MILO_ONNX_CORPUS=${MILO_ONNX_FIXTURES_DIR}")
 if(EXISTS ${MILO_ONNX_PYTHON})
