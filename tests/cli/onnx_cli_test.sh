@@ -13,34 +13,8 @@ FIXTURES=$4
 PYTHON=$5
 HERE=$6
 
-rm -rf "$WORK"
-mkdir -p "$WORK" || exit 1
-cd "$WORK" || exit 1
+. "$(dirname "$0")/cli_harness.sh"
 
-last=""
-code=0
-
-fail() {
-    echo "FAIL [$case_name]: $*" >&2
-    echo "--- command: $last" >&2
-    echo "--- stdout:" >&2
-    head -c 6000 out.txt >&2 2>/dev/null
-    echo "--- stderr:" >&2
-    head -c 4000 err.txt >&2 2>/dev/null
-    exit 1
-}
-
-run() {
-    last="milo $*"
-    "$MILO" "$@" >out.txt 2>err.txt
-    code=$?
-}
-
-expect_code() { [ "$code" = "$1" ] || fail "expected exit code $1, got $code"; }
-# expect_line TEXT: stdout has a line that is exactly TEXT.
-expect_line() { grep -q -x -F -- "$1" out.txt || fail "stdout lacks the line: $1"; }
-expect_no_out() { grep -q -F -- "$1" out.txt && fail "stdout unexpectedly has: $1"; return 0; }
-expect_empty_err() { [ ! -s err.txt ] || fail "stderr should be empty"; }
 # expect_lines N PATTERN: exactly N stdout lines match the basic regex PATTERN.
 expect_lines() {
     n=$(grep -c -- "$2" out.txt)
