@@ -27,6 +27,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include "milo/milo_codec.hpp"
 #include "onnx_wire.hpp"
 
 namespace milo {
@@ -50,30 +51,7 @@ struct Holder {
 void release_holder(void* context) { delete static_cast<std::shared_ptr<Holder>*>(context); }
 
 bool valid_utf8(const std::string& s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const size_t n = s.size();
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len = 0;
-        uint32_t cp = 0, min = 0;
-        if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07, min = 0x10000;
-        else return false;
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += len;
-    }
-    return true;
+    return codec::utf8_invalid_at(s.data(), s.size()) == SIZE_MAX;
 }
 
 // How a TensorProto.DataType maps onto document tensors. Sub-byte types (bits 4 or 2) are
