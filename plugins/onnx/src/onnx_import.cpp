@@ -146,19 +146,7 @@ bool parse_decimal(const std::string& s, uint64_t* out) {
     return true;
 }
 
-std::string quoted(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == '\'' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
+std::string quoted(const std::string& s) { return codec::quote_for_message(s, '\''); }
 
 class Importer {
 public:

@@ -53,20 +53,7 @@ struct Failure {
     throw Failure{status, std::move(message)};
 }
 
-std::string quote_text(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    if (out.size() > 200) out = out.substr(0, 200) + "...";
-    return out + "\"";
-}
+std::string quote_text(std::string_view s) { return codec::quote_for_message(s, '"', 200); }
 
 
 /* ---------------------------------------------------------------------------------------- */

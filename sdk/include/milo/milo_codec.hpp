@@ -455,6 +455,26 @@ inline size_t utf8_invalid_at(const char* s, size_t n) {
     return SIZE_MAX;
 }
 
+/// `s` between two `quote` characters for an error message: control bytes, the quote and the
+/// backslash written as \xNN. With `max` > 0, text beyond `max` bytes (counting the opening
+/// quote) is cut and marked "...".
+inline std::string quote_for_message(std::string_view s, char quote = '"', size_t max = 0) {
+    std::string out(1, quote);
+    for (char c : s) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == quote || c == '\\') {
+            static const char kHex[] = "0123456789abcdef";
+            const auto b = static_cast<unsigned char>(c);
+            out += "\\x";
+            out += kHex[b >> 4];
+            out += kHex[b & 15];
+        } else {
+            out += c;
+        }
+    }
+    if (max > 0 && out.size() > max) out = out.substr(0, max) + "...";
+    return out + quote;
+}
+
 /// Appends code point `cp` (≤ U+10FFFF, not a surrogate) to `s` as UTF-8.
 inline void utf8_append(std::string& s, uint32_t cp) {
     if (cp < 0x80) {
