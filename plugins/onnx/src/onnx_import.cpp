@@ -732,20 +732,19 @@ private:
                                                 ? std::string("more than 2^64")
                                                 : std::to_string(elems * isz)));
         }
-        std::string bytes;
-        bytes.resize(size_t(length));
-        read_exact(who, fd, offset, bytes);
         ValueRef v;
-        if (ti.valid && e.dtype != 0 && e.bits < 8) {
-            // the size was checked above; padding bits set keep the bytes as they are
-            const auto* raw = reinterpret_cast<const uint8_t*>(bytes.data());
-            v = unpackable(ti, e, raw, bytes.size()) ? unpack(ti, e, raw)
-                                                     : doc_.bytes(bytes.data(), bytes.size());
-        } else if (ti.valid && e.dtype != 0) {
+        if (ti.valid && e.dtype != 0 && e.bits >= 8) {
+            // straight into the tensor: external weights can be gigabytes
             v = doc_.tensor(e.dtype, ti.shape);
-            if (length != 0) std::memcpy(v.mutable_data().first, bytes.data(), bytes.size());
+            if (length != 0) read_exact(who, fd, offset, v.mutable_data().first, size_t(length));
         } else {
-            v = doc_.bytes(bytes.data(), bytes.size());
+            std::string bytes(size_t(length), '\0');
+            read_exact(who, fd, offset, &bytes[0], bytes.size());
+            const auto* raw = reinterpret_cast<const uint8_t*>(bytes.data());
+            // packed types: the size was checked above; padding bits set keep the bytes
+            v = ti.valid && e.dtype != 0 && unpackable(ti, e, raw, bytes.size())
+                    ? unpack(ti, e, raw)
+                    : doc_.bytes(bytes.data(), bytes.size());
         }
         doc_.put(state, kExternalKey, v);
     }
@@ -769,10 +768,11 @@ private:
         }
     }
 
-    void read_exact(const std::string& who, int fd, uint64_t offset, std::string& out) {
+    void read_exact(const std::string& who, int fd, uint64_t offset, void* out, size_t size) {
+        auto* dst = static_cast<char*>(out);
         size_t done = 0;
-        while (done < out.size()) {
-            ssize_t got = ::pread(fd, &out[done], out.size() - done, off_t(offset + done));
+        while (done < size) {
+            ssize_t got = ::pread(fd, dst + done, size - done, off_t(offset + done));
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0)
                 fail(MILO_ERR_IO, who + ": reading external data: " +
