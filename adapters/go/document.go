@@ -165,7 +165,11 @@ func (d *Doc) Header(key string) (value string, ok bool, err error) {
 	return C.GoString(out), true, nil
 }
 
-func (d *Doc) setHeader(key string, value *string) error {
+// cSetter is the shape of milo_doc_set_header and milo_doc_set_metadata (NULL value: unset).
+type cSetter func(*C.milo_doc, *C.char, *C.char, *C.milo_error) C.milo_status
+
+// setKeyValue calls set with key and value (nil: unset) under the write lock.
+func (d *Doc) setKeyValue(set cSetter, key string, value *string) error {
 	p, err := d.lock()
 	if err != nil {
 		return err
@@ -179,7 +183,13 @@ func (d *Doc) setHeader(key string, value *string) error {
 		defer C.free(unsafe.Pointer(cval))
 	}
 	e := newCError()
-	return newError(C.milo_doc_set_header(p, ckey, cval, e), e)
+	return newError(set(p, ckey, cval, e), e)
+}
+
+func (d *Doc) setHeader(key string, value *string) error {
+	return d.setKeyValue(func(p *C.milo_doc, k, v *C.char, e *C.milo_error) C.milo_status {
+		return C.milo_doc_set_header(p, k, v, e)
+	}, key, value)
 }
 
 // SetHeader sets a header field (see Header for the keys). "format_version" and
@@ -224,20 +234,9 @@ func (d *Doc) MetadataValue(key string) (value string, ok bool, err error) {
 }
 
 func (d *Doc) setMetadata(key string, value *string) error {
-	p, err := d.lock()
-	if err != nil {
-		return err
-	}
-	defer d.mu.Unlock()
-	ckey := C.CString(key)
-	defer C.free(unsafe.Pointer(ckey))
-	var cval *C.char
-	if value != nil {
-		cval = C.CString(*value)
-		defer C.free(unsafe.Pointer(cval))
-	}
-	e := newCError()
-	return newError(C.milo_doc_set_metadata(p, ckey, cval, e), e)
+	return d.setKeyValue(func(p *C.milo_doc, k, v *C.char, e *C.milo_error) C.milo_status {
+		return C.milo_doc_set_metadata(p, k, v, e)
+	}, key, value)
 }
 
 // SetMetadata sets a metadata entry (a known key is replaced in place).
