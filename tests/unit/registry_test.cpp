@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "../test_files.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -71,17 +73,6 @@ bool library_is_loaded(const std::string& path) {
     if (handle == nullptr) return false;
     dlclose(handle);
     return true;
-}
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out.good());
 }
 
 std::set<std::string> list_dir(const fs::path& dir) {

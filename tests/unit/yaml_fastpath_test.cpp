@@ -15,6 +15,8 @@
 #include "doc_generator.hpp"
 #include "milo/milo.hpp"
 
+#include "../test_files.hpp"
+
 namespace {
 
 const std::string kGolden = std::string(MILO_SOURCE_DIR) + "/tests/golden/v1";
@@ -61,13 +63,6 @@ void fast_reads(const milo::Registry& reg, const std::string& bytes) {
     INFO(only.message);
     REQUIRE(only.status == MILO_OK);
     same(reg, bytes);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 std::vector<std::string> yaml_files(const std::string& dir) {

@@ -16,6 +16,8 @@
 
 #include "milo/milo.hpp"
 
+#include "../../test_files.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,13 +28,6 @@ const std::string kPlugin = std::string(MILO_PLUGIN_OUTPUT_DIR) + "/milo_onnx.so
 std::string fixture_dir() {
     const char* env = std::getenv("MILO_ONNX_DEDICATED_DIR");
     return env != nullptr && *env != '\0' ? env : MILO_ONNX_DEDICATED_DEFAULT;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    INFO(path);
-    REQUIRE(in.good());
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 const json& expected() {

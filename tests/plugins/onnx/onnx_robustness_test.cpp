@@ -28,17 +28,12 @@
 
 #include "milo/milo.hpp"
 
+#include "../../test_files.hpp"
+
 namespace {
 
 const std::string kFixtures = MILO_ONNX_FIXTURES_DIR;
 const char* const kPlugin = MILO_ONNX_PLUGIN;
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    INFO(path);
-    REQUIRE(in.good());
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 const milo::Registry& registry() {
     static milo::Registry* reg = [] {

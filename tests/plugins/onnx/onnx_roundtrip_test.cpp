@@ -17,16 +17,11 @@
 #include "milo/milo.hpp"
 #include "onnx_reverse.hpp"
 
+#include "../../test_files.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 std::vector<fs::path> models_under(const fs::path& dir) {
     std::vector<fs::path> out;

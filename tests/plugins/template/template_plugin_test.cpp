@@ -16,20 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "../../test_files.hpp"
+
 namespace {
 
 std::string tmp(const std::string& name) { return std::string(MILO_TEST_TMP_DIR) + "/" + name; }
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary) << bytes;
-}
 
 void put_u32(std::string& out, uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
