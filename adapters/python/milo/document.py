@@ -58,6 +58,23 @@ def _destroy_handle(destroy, ptr, keep):
     destroy(ptr)
 
 
+class _Closable:
+    """`closed` and the context-manager protocol for an owner of a _Handle in `_handle`
+    (None once closed); the owner defines close()."""
+
+    __slots__ = ()
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 # Borrowed tensors (milo_value_create_tensor_borrowed): the document gets a context id; the
 # array stays in _lent until libmilo calls _release with that id (exactly once).
 _lent = {}
@@ -174,7 +191,7 @@ class Metadata(MutableMapping):
         return "Metadata(%r)" % dict(self._entries())
 
 
-class Document:
+class Document(_Closable):
     """An owned Milo document (milo_doc). ``Document()`` makes an empty one; registries
     return loaded ones. Freed once, by close() or when garbage collected; Values and exported
     arrays keep it alive."""
@@ -207,16 +224,6 @@ class Document:
         """Releases the document. Its Values stop working; memory still viewed by exported
         numpy arrays or memoryviews is freed when the last of them goes. Idempotent."""
         self._handle = None
-
-    @property
-    def closed(self):
-        return self._handle is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- header ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from ctypes import byref, c_char_p, c_void_p
 
 from . import _capi
 from .constants import Status, Tensors
-from .document import Document, _Handle
+from .document import Document, _Closable, _Handle
 from .errors import Error, call
 
 lib = _capi.lib
@@ -75,7 +75,7 @@ def _load_options(format, max_depth, verify):
     return opts
 
 
-class Registry:
+class Registry(_Closable):
     """A registry (milo_registry) with the built-in formats json, yaml and pb.
 
     plugins=True loads the default plugin folders (MILO_PLUGIN_PATH, then milo/plugins beside
@@ -107,16 +107,6 @@ class Registry:
         """Releases the registry (its plugins are unloaded once no document it made is left).
         Idempotent."""
         self._handle = None
-
-    @property
-    def closed(self):
-        return self._handle is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if self._handle is None:
