@@ -2,9 +2,18 @@
 # Fuzzes the document decoders with libFuzzer under ASan + UBSan (not part of CI).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGETS...]      default: 600 s, json yaml pb
 #   scripts/fuzz.sh 600 onnx                               the ONNX importer (needs libonnx-dev)
+#   scripts/fuzz.sh 600 joblib                             the joblib/pickle reader (sdk/readers)
+#   scripts/fuzz.sh 600 pickle                             the safe pickle VM (sdk/readers)
+#   scripts/fuzz.sh 600 zip decompress                     zip reader, bounded decompression
 # Corpora live in tests/fuzz/corpus/<target>/ and grow as the fuzzer finds new coverage, except
 # onnx's: tests/fuzz/corpus/onnx/ holds only its seeds, the grown corpus stays in
-# build-fuzz/corpus/onnx/. Crashes are written to build-fuzz/artifacts/.
+# build-fuzz/corpus/onnx/, and joblib's: its seeds are files that Debian's joblib writes
+# (tests/readers/make_joblib_cases.py) and its corpus stays in build-fuzz/corpus/joblib/.
+# pickle's seeds are pickles written by Debian's Python (tests/fuzz/make_pickle_seeds.py) into
+# build-fuzz/seeds/pickle/ and its corpus stays in build-fuzz/corpus/pickle/.
+# zip's and decompress's seeds are small archives and streams written by Python's zipfile and
+# codecs (tests/readers/make_archives.py --quick) and their corpora stay in build-fuzz/corpus/.
+# Crashes are written to build-fuzz/artifacts/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 secs="${1:-600}"
@@ -35,6 +44,30 @@ for t in "${targets[@]}"; do
     seeds=("$root/tests/fuzz/corpus/onnx" "$root/build-fuzz/seeds/onnx")
     extra=(-dict="$root/tests/fuzz/onnx.dict")
     mkdir -p "$corpus"
+  elif [ "$t" = joblib ]; then
+    # seeds: the real joblib files of the reader's tests up to 64 KB (every codec and protocol)
+    corpus="$root/build-fuzz/corpus/joblib"
+    cases="$root/build-fuzz/joblib_cases"
+    [ -f "$cases/manifest.json" ] || /usr/bin/python3 "$root/tests/readers/make_joblib_cases.py" "$cases" >/dev/null
+    mkdir -p "$root/build-fuzz/seeds/joblib" "$corpus"
+    find "$cases" -maxdepth 1 -name '*.joblib' -size -64k -exec cp -n {} "$root/build-fuzz/seeds/joblib/" \;
+    seeds=("$root/build-fuzz/seeds/joblib")
+  elif [ "$t" = pickle ]; then
+    # seeds: pickles of varied values, every protocol, written by Debian's Python
+    corpus="$root/build-fuzz/corpus/pickle"
+    mkdir -p "$root/build-fuzz/seeds/pickle" "$corpus"
+    /usr/bin/python3 "$root/tests/fuzz/make_pickle_seeds.py" "$root/build-fuzz/seeds/pickle" >/dev/null
+    seeds=("$root/build-fuzz/seeds/pickle")
+    extra=(-dict="$root/tests/fuzz/pickle.dict")
+  elif [ "$t" = zip ] || [ "$t" = decompress ]; then
+    corpus="$root/build-fuzz/corpus/$t"
+    archives="$root/build-fuzz/archives"
+    [ -f "$archives/manifest.json" ] || /usr/bin/python3 "$root/tests/readers/make_archives.py" \
+      "$archives" --quick --venv-python "$root/.venv/bin/python" >/dev/null
+    mkdir -p "$root/build-fuzz/seeds/$t" "$corpus"
+    cp -n "$archives/seeds/$t/"* "$root/build-fuzz/seeds/$t/"
+    seeds=("$root/build-fuzz/seeds/$t")
+    if [ "$t" = zip ]; then extra=(-dict="$root/tests/fuzz/zip.dict"); fi
   else
     corpus="$root/tests/fuzz/corpus/$t"
     mkdir -p "$corpus"

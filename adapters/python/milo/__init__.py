@@ -6,6 +6,9 @@
         doc = reg.open("model.safetensors")
         w = doc.root.state["fc1.weight"].array()   # zero-copy numpy view
 
+    milo.dump(model, "model.json")          # a scikit-learn model as a readable document
+    model = milo.load("model.json")         # back, through a restricted unpickler
+
 libmilo is found through MILO_LIBRARY, else <repo>/build/lib/libmilo.so when this package sits
 in <repo>/adapters/python, else the system library path (see README.md).
 """
@@ -16,15 +19,17 @@ import threading as _threading
 from . import _capi
 from .constants import HEADER_KEYS, DType, Kind, Status, Tensors, Trust
 from .document import Document, Field, Global, Header, Metadata, Object, TrustEntry, Value
-from .errors import Error, status_name
+from .errors import Error, UntrustedTypesError, status_name
+from .models import RestrictedUnpickler, ScanReport, dump, dumps, load, loads, scan
 from .registry import FormatInfo, PluginInfo, PluginWarning, Registry, TransporterInfo
 
 __all__ = [
     "ABI_VERSION", "DType", "Document", "Error", "Field", "FormatInfo", "Global", "HEADER_KEYS",
     "Header", "Kind", "Metadata", "Object", "PluginInfo", "PluginWarning", "Registry",
-    "Status", "Tensors", "TransporterInfo", "Trust", "TrustEntry", "Value", "abi_version",
-    "convert", "default_registry", "format_version", "library_path", "open", "plugin_dir",
-    "sha256", "status_name", "version",
+    "RestrictedUnpickler", "ScanReport", "Status", "Tensors", "TransporterInfo", "Trust",
+    "TrustEntry", "UntrustedTypesError", "Value", "abi_version", "convert", "default_registry",
+    "dump", "dumps", "format_version", "library_path", "load", "loads", "open", "plugin_dir",
+    "scan", "sha256", "status_name", "version",
 ]
 
 #: The ABI these bindings were written for; the loaded library must implement at least this.

@@ -1,6 +1,8 @@
-"""milo.Error and the helper that turns a failed C call into it."""
+"""milo.Error (and its subclass UntrustedTypesError) and the helper that turns a failed C
+call into it."""
 
 import ctypes
+import pickle
 
 from . import _capi
 from .constants import Status
@@ -36,6 +38,42 @@ class Error(Exception):
 
     def __reduce__(self):
         return (type(self), (int(self.status), self.message, self.status_name))
+
+
+class UntrustedTypesError(Error, pickle.UnpicklingError):
+    """milo.load/loads refused a document because it names types or functions that are not
+    trusted. Raised before anything is unpickled (and by the restricted unpickler for a name it
+    was not told to admit).
+
+    ``names`` is the sorted list of every refused "module.qualname"; ``dangerous`` the sorted
+    subset classified dangerous, which is never loaded, even when listed in ``trusted=``. The
+    status is ``Status.ERR_DANGEROUS``. It is a milo.Error and a pickle.UnpicklingError, so
+    either ``except`` clause catches it.
+    """
+
+    def __init__(self, names, dangerous=(), message=None):
+        self.names = sorted(set(names) | set(dangerous))
+        self.dangerous = sorted(set(dangerous))
+        if message is None:
+            message = _untrusted_message(self.names, self.dangerous)
+        super().__init__(Status.ERR_DANGEROUS, message)
+
+    def __reduce__(self):
+        return (type(self), (self.names, self.dangerous, self.message))
+
+
+def _untrusted_message(names, dangerous):
+    untrusted = [n for n in names if n not in set(dangerous)]
+    parts = []
+    if untrusted:
+        parts.append("%d untrusted name%s: %s (after reviewing them, allow them with "
+                     "trusted=%r)" % (len(untrusted), "" if len(untrusted) == 1 else "s",
+                                      ", ".join(untrusted), untrusted))
+    if dangerous:
+        parts.append("%d dangerous name%s, never loaded even when listed in trusted=: %s"
+                     % (len(dangerous), "" if len(dangerous) == 1 else "s",
+                        ", ".join(dangerous)))
+    return "refusing to load a model that uses " + "; and ".join(parts)
 
 
 def raise_error(status, err):

@@ -4,6 +4,8 @@ through them."""
 import ctypes
 import io
 import os
+import shutil
+import tempfile
 import warnings
 from collections import namedtuple
 from ctypes import byref, c_char_p, c_void_p
@@ -203,6 +205,20 @@ class Registry(_Closable):
              data, len(data), None if path is None else _capi.encode_path(path), byref(out))
         return self._doc(out.value)
 
+    def probe_format(self, head):
+        """The id of the document format whose probe recognises `head` (the first bytes of an
+        input; 64 KiB are plenty), or None."""
+        head = _bytes_arg(head)
+        f = lib.milo_registry_find_format_for_content(self._ptr, head, len(head))
+        return _capi.text(f.contents.id) if f else None
+
+    def probe_transporter(self, head):
+        """The id of the transporter whose probe recognises `head` (the first bytes of a
+        native file), or None."""
+        head = _bytes_arg(head)
+        t = lib.milo_registry_find_transporter_for_content(self._ptr, head, len(head))
+        return _capi.text(t.contents.id) if t else None
+
     # -- writing ---------------------------------------------------------------------------
 
     def save(self, doc, path, format=None, tensors="auto", indent=None,
@@ -260,6 +276,19 @@ class Registry(_Closable):
         transporter.id, else the transporter of the root type) into `path`."""
         call(lib.milo_registry_encode_native, self._ptr, _capi.encode_text(transporter_id),
              doc._ptr, _capi.encode_path(path))
+
+    def encode_native_bytes(self, transporter_id, doc):
+        """encode_native into memory: the native bytes of `doc`. The C ABI writes native files
+        only, so this goes through a file in a private temporary folder (mode 0700), removed
+        before returning."""
+        folder = tempfile.mkdtemp(prefix="milo_native_")
+        try:
+            path = os.path.join(folder, "native")
+            self.encode_native(transporter_id, doc, path)
+            with io.open(path, "rb") as f:
+                return f.read()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def convert(self, src, dst, **save_options):
         """Opens `src` (document or native file) and writes `dst`: a document, or a native

@@ -15,6 +15,7 @@
 #define MILO_MILO_PLUGIN_HPP
 
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,8 @@ milo_status guard(const milo_api* api, milo_error* error, F&& body) {
         return MILO_OK;
     } catch (const Error& e) {
         return api->error_set(error, e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+        return api->error_set(error, MILO_ERR_OUT_OF_MEMORY, "out of memory in plugin");
     } catch (const std::exception& e) {
         return api->error_set(error, MILO_ERR_PLUGIN, e.what());
     } catch (...) {

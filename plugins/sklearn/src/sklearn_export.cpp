@@ -1,0 +1,754 @@
+// Document → pickle stream (the inverse of sklearn_import.cpp; README.md, "Mapping").
+// Opcodes as CPython's pickler writes them for protocol 5, without frames (optional).
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "milo/milo_codec.hpp"
+#include "sklearn_forms.hpp"
+#include "sklearn_import.hpp"
+
+namespace milo {
+namespace sklearn {
+namespace {
+
+constexpr int kMaxDepth = 1000;
+
+class Writer {
+public:
+    explicit Writer(DocRef doc) : doc_(doc) {
+        std::string core;
+        const milo_api* api = doc.api();
+        for (size_t i = 0, n = api->doc_metadata_count(doc.get()); i < n; ++i) {
+            const char *k = nullptr, *v = nullptr;
+            if (api->doc_metadata_at(doc.get(), i, &k, &v, nullptr) != MILO_OK || !k || !v) continue;
+            if (std::string_view(k) == "pickle.numpy_core") core = v;
+            if (std::string_view(k) == "pickle.shared_strings") {
+                nlohmann::json list = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
+                if (list.is_array())
+                    for (const auto& item : list)
+                        if (item.is_string()) shared_.emplace(item.get<std::string>(), SIZE_MAX);
+            }
+        }
+        core_ = core == "numpy._core" ? "numpy._core" : "numpy.core";
+    }
+
+    std::string run() {
+        out_.append("\x80\x05", 2);
+        save(doc_.root(), 0);
+        out_.push_back('.');
+        return std::move(out_);
+    }
+
+private:
+    [[noreturn]] void fail(milo_status code, const std::string& what) {
+        throw Error(code, "pickle writer: " + path_text() + ": " + what);
+    }
+    std::string path_text() const {
+        std::string p = "/root";
+        for (const std::string& s : path_) p += "/" + s;
+        return p;
+    }
+    struct Step {
+        std::vector<std::string>& path;
+        Step(std::vector<std::string>& p, std::string s) : path(p) { path.push_back(std::move(s)); }
+        ~Step() { path.pop_back(); }
+    };
+
+    // ---- opcodes -------------------------------------------------------------------------
+    void op(char c) { out_.push_back(c); }
+    void u32(uint32_t v) { for (int i = 0; i < 4; ++i) out_.push_back(char(v >> (8 * i))); }
+    void u64(uint64_t v) { for (int i = 0; i < 8; ++i) out_.push_back(char(v >> (8 * i))); }
+    void memoize(milo_value* v) {
+        op('\x94');
+        memo_.emplace(v, next_memo_++);
+    }
+    bool get(milo_value* v) {
+        auto it = memo_.find(v);
+        if (it == memo_.end()) return false;
+        if (it->second < 256) {
+            op('h');
+            out_.push_back(char(it->second));
+        } else {
+            op('j');
+            u32(uint32_t(it->second));
+        }
+        return true;
+    }
+    void save_int(int64_t v) {
+        if (v >= 0 && v < 256) {
+            op('K');
+            out_.push_back(char(v));
+        } else if (v >= 0 && v < 65536) {
+            op('M');
+            out_.push_back(char(v));
+            out_.push_back(char(v >> 8));
+        } else if (v >= INT32_MIN && v <= INT32_MAX) {
+            op('J');
+            u32(uint32_t(int32_t(v)));
+        } else {
+            std::string le;
+            for (int i = 0; i < 8; ++i) le.push_back(char(uint64_t(v) >> (8 * i)));
+            save_long(trim_le(le));
+        }
+    }
+    static std::string trim_le(std::string le) {
+        // Shortest two's complement: drop top bytes that only repeat the sign.
+        while (le.size() > 1) {
+            unsigned char top = static_cast<unsigned char>(le.back());
+            unsigned char next = static_cast<unsigned char>(le[le.size() - 2]);
+            if ((top == 0x00 && !(next & 0x80)) || (top == 0xFF && (next & 0x80))) le.pop_back();
+            else break;
+        }
+        return le;
+    }
+    void save_long(const std::string& le) {
+        if (le.size() < 256) {
+            op('\x8a');
+            out_.push_back(char(le.size()));
+        } else {
+            op('\x8b');
+            u32(uint32_t(le.size()));
+        }
+        out_ += le;
+    }
+    // Decimal text → little-endian two's complement.
+    void save_int_text(std::string_view t) {
+        bool neg = !t.empty() && t[0] == '-';
+        std::vector<uint32_t> limbs;  // magnitude
+        for (size_t i = neg ? 1 : 0; i < t.size(); ++i) {
+            uint64_t carry = uint64_t(t[i] - '0');
+            for (uint32_t& l : limbs) {
+                uint64_t v = uint64_t(l) * 10 + carry;
+                l = uint32_t(v);
+                carry = v >> 32;
+            }
+            if (carry) limbs.push_back(uint32_t(carry));
+        }
+        std::string le;
+        for (uint32_t l : limbs)
+            for (int k = 0; k < 4; ++k) le.push_back(char(l >> (8 * k)));
+        le.push_back('\0');  // room for the sign bit
+        if (neg) {
+            unsigned carry = 1;
+            for (char& c : le) {
+                unsigned v = unsigned(static_cast<unsigned char>(~c)) + carry;
+                c = char(v);
+                carry = v >> 8;
+            }
+        }
+        save_long(trim_le(le));
+    }
+    void save_float(double d) {
+        uint64_t bits;
+        std::memcpy(&bits, &d, 8);
+        op('G');
+        for (int i = 7; i >= 0; --i) out_.push_back(char(bits >> (8 * i)));
+    }
+    // Strings the source shared (pickle.shared_strings) are memoized and shared again.
+    void save_str(std::string_view s) {
+        if (!shared_.empty()) {
+            auto it = shared_.find(std::string(s));
+            if (it != shared_.end()) {
+                if (it->second != SIZE_MAX) {
+                    emit_get(it->second);
+                    return;
+                }
+                write_str(s);
+                op('\x94');
+                it->second = next_memo_++;
+                return;
+            }
+        }
+        write_str(s);
+    }
+    void write_str(std::string_view s) {
+        if (s.size() < 256) {
+            op('\x8c');
+            out_.push_back(char(s.size()));
+        } else if (s.size() <= UINT32_MAX) {
+            op('X');
+            u32(uint32_t(s.size()));
+        } else {
+            op('\x8d');
+            u64(s.size());
+        }
+        out_.append(s.data(), s.size());
+    }
+    void save_bytes(std::string_view b) {
+        if (b.size() < 256) {
+            op('C');
+            out_.push_back(char(b.size()));
+        } else if (b.size() <= UINT32_MAX) {
+            op('B');
+            u32(uint32_t(b.size()));
+        } else {
+            op('\x8e');
+            u64(b.size());
+        }
+        out_.append(b.data(), b.size());
+    }
+    void save_global(std::string_view full) {
+        auto it = globals_.find(std::string(full));
+        if (it != globals_.end()) {
+            emit_get(it->second);
+            return;
+        }
+        std::string module, name;
+        if (!split_global(full, module, name)) fail(MILO_ERR_CORRUPT, "global name \"" + std::string(full) + "\" has no module");
+        write_str(module);
+        write_str(name);
+        op('\x93');
+        op('\x94');
+        globals_.emplace(std::string(full), next_memo_++);
+    }
+    void emit_get(size_t index) {
+        if (index < 256) {
+            op('h');
+            out_.push_back(char(index));
+        } else {
+            op('j');
+            u32(uint32_t(index));
+        }
+    }
+    void save_shape(const std::vector<int64_t>& shape) {
+        op('(');
+        for (int64_t d : shape) save_int(d);
+        op('t');
+    }
+
+    // ---- values --------------------------------------------------------------------------
+    void save(ValueRef v, int depth) {
+        if (!v) fail(MILO_ERR_CORRUPT, "missing value");
+        if (depth > kMaxDepth) fail(MILO_ERR_LIMIT, "values nested deeper than 1000 levels");
+        if (get(v.get())) return;
+        switch (v.kind()) {
+            case MILO_KIND_NULL: op('N'); return;
+            case MILO_KIND_BOOL: op(v.as_bool() ? '\x88' : '\x89'); return;
+            case MILO_KIND_INT: {
+                std::string t = v.int_text();
+                int64_t i = 0;
+                auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), i);
+                if (ec == std::errc() && p == t.data() + t.size()) save_int(i);
+                else save_int_text(t);
+                return;
+            }
+            case MILO_KIND_FLOAT: save_float(v.as_float()); return;
+            case MILO_KIND_STRING: save_str(v.as_string()); return;
+            case MILO_KIND_BYTES: save_bytes(v.as_bytes()); return;
+            case MILO_KIND_GLOBAL: save_global(v.name()); return;
+            case MILO_KIND_LIST: {
+                op(']');
+                memoize(v.get());
+                save_items(v, depth, 'e');
+                return;
+            }
+            case MILO_KIND_SET: {
+                op('\x8f');
+                memoize(v.get());
+                save_items(v, depth, '\x90');
+                return;
+            }
+            case MILO_KIND_MAP: {
+                op('}');
+                memoize(v.get());
+                size_t n = v.size();
+                for (size_t start = 0; start < n; start += 1000) {
+                    op('(');
+                    for (size_t i = start; i < n && i < start + 1000; ++i) {
+                        Step s(path_, std::to_string(i));
+                        save(v.key(i), depth + 1);
+                        save(v[i], depth + 1);
+                    }
+                    op('u');
+                }
+                return;
+            }
+            case MILO_KIND_TUPLE: {
+                size_t n = v.size();
+                if (n == 0) {
+                    op(')');
+                    return;  // CPython does not memoize the empty tuple either
+                }
+                op('(');
+                for (size_t i = 0; i < n; ++i) {
+                    Step s(path_, std::to_string(i));
+                    save(v[i], depth + 1);
+                }
+                if (memo_.count(v.get())) {  // the tuple was reached again through its items
+                    op('1');
+                    get(v.get());
+                    return;
+                }
+                op('t');
+                memoize(v.get());
+                return;
+            }
+            case MILO_KIND_TENSOR: save_tensor(v, nullptr, false, depth); return;
+            case MILO_KIND_OBJECT: save_object(v, depth); return;
+        }
+        fail(MILO_ERR_CORRUPT, "unknown value kind");
+    }
+
+    void save_items(ValueRef v, int depth, char batch_op) {
+        size_t n = v.size();
+        for (size_t start = 0; start < n; start += 1000) {
+            op('(');
+            for (size_t i = start; i < n && i < start + 1000; ++i) {
+                Step s(path_, std::to_string(i));
+                save(v[i], depth + 1);
+            }
+            op(batch_op);
+        }
+    }
+
+    ValueRef args_tuple(ValueRef o) {
+        ValueRef a = o.args();
+        if (!a || !a.is(MILO_KIND_TUPLE)) fail(MILO_ERR_CORRUPT, "object args are not a tuple");
+        return a;
+    }
+
+    void save_tuple_from(ValueRef t, size_t first, int depth) {
+        op('(');
+        for (size_t i = first; i < t.size(); ++i) {
+            Step s(path_, "args/" + std::to_string(i));
+            save(t[i], depth + 1);
+        }
+        op('t');
+    }
+
+    void save_object(ValueRef o, int depth) {
+        std::string type(o.name());
+        if (in_progress_.count(o.get()))
+            fail(MILO_ERR_CORRUPT, "object \"" + type + "\" contains itself in its arguments");
+        in_progress_.insert(o.get());
+        struct Done {
+            std::unordered_set<milo_value*>& s;
+            milo_value* v;
+            ~Done() { s.erase(v); }
+        } done{in_progress_, o.get()};
+
+        if (type == "numpy.ndarray" && !o.args() && o.state() && o.state().is(MILO_KIND_MAP)) {
+            save_ndarray_form(o, depth);
+            return;
+        }
+        if (type == kStrType) {
+            ValueRef a = args_tuple(o);
+            if (a.size() != 1 || !a[0].is(MILO_KIND_BYTES)) fail(MILO_ERR_CORRUPT, "(str) needs (bytes,)");
+            std::string_view b = a[0].as_bytes();
+            op('X');
+            u32(uint32_t(b.size()));
+            out_.append(b.data(), b.size());
+            return;
+        }
+        if (type == "builtins.bytearray" && o.args() && o.args().size() == 1 &&
+            o.args()[0].is(MILO_KIND_BYTES) && !o.state()) {
+            std::string_view b = o.args()[0].as_bytes();
+            op('\x96');
+            u64(b.size());
+            out_.append(b.data(), b.size());
+            memoize(o.get());
+            return;
+        }
+        if (type == "builtins.frozenset" && o.args() && o.args().size() == 1 &&
+            o.args()[0].is(MILO_KIND_LIST) && !o.state()) {
+            ValueRef items = o.args()[0];
+            op('(');
+            for (size_t i = 0; i < items.size(); ++i) save(items[i], depth + 1);
+            op('\x91');
+            memoize(o.get());
+            return;
+        }
+        if (type == kBufferType) fail(MILO_ERR_UNSUPPORTED, "an out-of-band buffer that was not supplied");
+        if (type == kPersIdType) {
+            ValueRef a = args_tuple(o);
+            if (a.size() != 1) fail(MILO_ERR_CORRUPT, "(persistent_id) needs (pid,)");
+            save(a[0], depth + 1);
+            op('Q');
+        } else if (type == kExtType) {
+            ValueRef a = args_tuple(o);
+            if (a.size() != 1 || !a[0].is(MILO_KIND_INT)) fail(MILO_ERR_CORRUPT, "(extension) needs (code,)");
+            op('\x84');
+            u32(uint32_t(a[0].as_int()));
+        } else if (type == kCallType) {
+            ValueRef a = args_tuple(o);
+            if (a.size() < 1) fail(MILO_ERR_CORRUPT, "(call) needs (callable, *args)");
+            save(a[0], depth + 1);
+            save_tuple_from(a, 1, depth);
+            op('R');
+        } else if (type == "copyreg.__newobj__" && o.args() && o.args().size() >= 1) {
+            ValueRef a = args_tuple(o);
+            save(a[0], depth + 1);
+            save_tuple_from(a, 1, depth);
+            op('\x81');
+        } else if (type == "copyreg.__newobj_ex__" && o.args() && o.args().size() == 3) {
+            ValueRef a = args_tuple(o);
+            for (size_t i = 0; i < 3; ++i) save(a[i], depth + 1);
+            op('\x92');
+        } else if (ValueRef a = o.args()) {
+            if (!a.is(MILO_KIND_TUPLE)) fail(MILO_ERR_CORRUPT, "object args are not a tuple");
+            save_global(type);
+            if (is_scalar_form(type, a)) {
+                save_scalar_args(a, depth);
+            } else {
+                Step s(path_, "args");
+                save(a, depth + 1);
+            }
+            op('R');
+        } else {
+            save_global(type);
+            op(')');
+            op('\x81');
+        }
+        memoize(o.get());
+        if (ValueRef st = o.state()) {
+            Step s(path_, "state");
+            if (st.is(MILO_KIND_OBJECT) && st.name() == kExtrasType) save_extras(st, depth);
+            else {
+                save(st, depth + 1);
+                op('b');
+            }
+        }
+    }
+
+    void save_extras(ValueRef extras, int depth) {
+        ValueRef m = extras.state();
+        if (!m || !m.is(MILO_KIND_MAP)) fail(MILO_ERR_CORRUPT, "(pickle_extras) state is not a map");
+        if (ValueRef l = m.find("append")) save_items(l, depth, 'e');
+        if (ValueRef d = m.find("setitem")) {
+            op('(');
+            for (size_t i = 0; i < d.size(); ++i) {
+                save(d.key(i), depth + 1);
+                save(d[i], depth + 1);
+            }
+            op('u');
+        }
+        if (ValueRef b = m.find("build"))
+            for (size_t i = 0; i < b.size(); ++i) {
+                save(b[i], depth + 1);
+                op('b');
+            }
+    }
+
+    bool is_scalar_form(const std::string& type, ValueRef a) {
+        return (type == "numpy.core.multiarray.scalar" || type == "numpy._core.multiarray.scalar") &&
+               a.size() == 2 && a[1].is(MILO_KIND_TENSOR) && a[1].shape().empty();
+    }
+    void save_scalar_args(ValueRef a, int depth) {
+        op('(');
+        save_dtype(a[0], depth);
+        auto [p, n] = a[1].data();
+        std::string bytes(static_cast<const char*>(p), n);
+        if (declared_big_endian(a[0])) byteswap(bytes, swap_unit(a[1].dtype()));
+        save_bytes(bytes);
+        op('t');
+    }
+
+    static size_t swap_unit(int32_t dtype) {
+        size_t size = size_t(codec::dtype_info(dtype)->size);
+        return dtype == MILO_DTYPE_COMPLEX64 || dtype == MILO_DTYPE_COMPLEX128 ? size / 2 : size;
+    }
+
+    // A numpy.dtype object value whose BUILD state says '>'.
+    static bool declared_big_endian(ValueRef dtype) {
+        if (!dtype.is(MILO_KIND_OBJECT)) return false;
+        ValueRef st = dtype.state();
+        return st && st.is(MILO_KIND_TUPLE) && st.size() >= 2 && st[1].is(MILO_KIND_STRING) &&
+               st[1].as_string() == ">";
+    }
+
+    // A dtype of an ndarray form or scalar: a plain dtype's name, or a numpy.dtype object.
+    void save_dtype(ValueRef dtype, int depth) {
+        if (dtype.is(MILO_KIND_STRING)) {
+            int32_t dt = codec::dtype_from_name(dtype.as_string());
+            if (dt == 0 || !*canonical_spec(dt))
+                fail(MILO_ERR_CORRUPT, "unknown dtype name \"" + std::string(dtype.as_string()) + "\"");
+            save_plain_dtype(dt);
+            return;
+        }
+        Step s(path_, "dtype");
+        save(dtype, depth + 1);
+    }
+
+    // numpy.dtype(spec, False, True) with the state numpy writes for a plain dtype.
+    void save_plain_dtype(int32_t dtype) {
+        const char* spec = canonical_spec(dtype);
+        if (!*spec) fail(MILO_ERR_UNSUPPORTED, "tensor dtype has no numpy equivalent");
+        auto it = dtypes_.find(dtype);
+        if (it != dtypes_.end()) {
+            emit_get(it->second);
+            return;
+        }
+        save_global("numpy.dtype");
+        save_str(spec);
+        op('\x89');
+        op('\x88');
+        op('\x87');
+        op('R');
+        op('\x94');
+        dtypes_.emplace(dtype, next_memo_++);
+        op('(');
+        save_int(3);
+        save_str(size_t(codec::dtype_info(dtype)->size) == 1 ? "|" : "<");
+        op('N');
+        op('N');
+        op('N');
+        save_int(-1);
+        save_int(-1);
+        save_int(0);
+        op('t');
+        op('b');
+    }
+
+    void save_record_dtype(ValueRef t) {
+        save_global("numpy.dtype");
+        save_str("V" + std::to_string(t.itemsize()));
+        op('\x89');
+        op('\x88');
+        op('\x87');
+        op('R');
+        op('(');
+        save_int(3);
+        save_str("|");
+        op('N');
+        const milo_api* api = t.api();
+        size_t nf = api->value_tensor_field_count(t.get());
+        op('(');
+        std::vector<std::tuple<std::string, int32_t, uint64_t, std::vector<int64_t>>> fields;
+        for (size_t f = 0; f < nf; ++f) {
+            const char* name = nullptr;
+            int32_t dt = 0;
+            uint64_t off = 0;
+            const int64_t* shp = nullptr;
+            size_t nd = 0;
+            call(api->value_tensor_field_at, t.get(), f, &name, &dt, &off, &shp, &nd);
+            if (name[0] == '(') continue;  // "(padding N)": bytes between fields
+            fields.emplace_back(name, dt, off, std::vector<int64_t>(shp, shp + nd));
+            save_str(name);
+        }
+        op('t');
+        op('}');
+        op('(');
+        for (auto& [name, dt, off, shp] : fields) {
+            save_str(name);
+            op('(');
+            if (shp.empty()) {
+                save_plain_dtype(dt);
+            } else {  // subarray field: numpy.dtype(("V<n>", …)) with (base, shape)
+                uint64_t n = size_t(codec::dtype_info(dt)->size);
+                for (int64_t d : shp) n *= uint64_t(d);
+                save_global("numpy.dtype");
+                save_str("V" + std::to_string(n));
+                op('\x89');
+                op('\x88');
+                op('\x87');
+                op('R');
+                op('(');
+                save_int(3);
+                save_str("|");
+                op('(');
+                save_plain_dtype(dt);
+                save_shape(shp);
+                op('t');
+                op('N');
+                op('N');
+                save_int(int64_t(n));
+                save_int(int64_t(size_t(codec::dtype_info(dt)->size)));
+                save_int(0);
+                op('t');
+                op('b');
+            }
+            save_int(int64_t(off));
+            op('t');
+        }
+        op('u');
+        save_int(int64_t(t.itemsize()));
+        save_int(1);
+        save_int(16);
+        op('t');
+        op('b');
+    }
+
+    // ndarray: _reconstruct(ndarray, (0,), b'b') then BUILD (1, shape, dtype, fortran, data).
+    void begin_ndarray() {
+        save_global(core_ + ".multiarray._reconstruct");
+        save_global("numpy.ndarray");
+        save_int(0);
+        op('\x85');
+        save_bytes("b");
+        op('\x87');
+        op('R');
+    }
+
+    void save_tensor(ValueRef t, ValueRef* dtype_value, bool fortran, int depth) {
+        const int32_t dt = t.dtype();
+        std::vector<int64_t> shape = t.shape();
+        begin_ndarray();
+        memoize(t.get());
+        op('(');
+        save_int(1);
+        save_shape(shape);
+        if (dtype_value) save(*dtype_value, depth + 1);
+        else if (dt == MILO_DTYPE_RECORD) save_record_dtype(t);
+        else if (dt == MILO_DTYPE_OBJECT) save_object_dtype();
+        else save_plain_dtype(dt);
+        op(fortran ? '\x88' : '\x89');
+        if (dt == MILO_DTYPE_OBJECT) {
+            size_t n = t.size();
+            std::vector<size_t> order = storage_to_c_order(shape, fortran);
+            op(']');
+            op('(');
+            for (size_t i = 0; i < n; ++i) {
+                Step s(path_, "item/" + std::to_string(order[i]));
+                save(t.item(order[i]), depth + 1);
+            }
+            op('e');
+        } else if (dt == MILO_DTYPE_STRING) {
+            fail(MILO_ERR_UNSUPPORTED, "string tensors have no pickle form here");
+        } else {
+            auto [p, n] = t.data();
+            bool swap = dtype_value && declared_big_endian(*dtype_value) && dt != MILO_DTYPE_RECORD;
+            if (!swap && !fortran) {
+                save_bytes({static_cast<const char*>(p), n});
+            } else {
+                std::string bytes(static_cast<const char*>(p), n);
+                if (swap) byteswap(bytes, swap_unit(dt));
+                if (fortran) bytes = reorder(bytes, shape, t.itemsize(), /*to_c=*/false);
+                save_bytes(bytes);
+            }
+        }
+        op('t');
+        op('b');
+    }
+
+    void save_object_dtype() {
+        save_global("numpy.dtype");
+        save_str("O8");
+        op('\x89');
+        op('\x88');
+        op('\x87');
+        op('R');
+        op('(');
+        save_int(3);
+        save_str("|");
+        op('N');
+        op('N');
+        op('N');
+        save_int(-1);
+        save_int(-1);
+        save_int(63);
+        op('t');
+        op('b');
+    }
+
+    // {"$object": "numpy.ndarray", "state": {dtype, order, data[, shape]}}
+    void save_ndarray_form(ValueRef o, int depth) {
+        ValueRef st = o.state();
+        ValueRef dtype = st.find("dtype"), order = st.find("order"), data = st.find("data");
+        if (!dtype || !order || !data || !order.is(MILO_KIND_STRING))
+            fail(MILO_ERR_CORRUPT, "numpy.ndarray state needs dtype, order and data");
+        bool fortran = order.as_string() == "F";
+        ValueRef form = st.find("pickle");
+        if (form && form.is(MILO_KIND_STRING) && data.is(MILO_KIND_TENSOR) &&
+            data.dtype() != MILO_DTYPE_OBJECT &&
+            (form.as_string() == "frombuffer" || form.as_string() == "frombuffer_readonly")) {
+            // _frombuffer(buffer, dtype, shape, order): keeps non-native byte orders.
+            save_global(core_ + ".numeric._frombuffer");
+            op('(');
+            std::string bytes = tensor_bytes(data, dtype, fortran);
+            if (form.as_string() == "frombuffer") {
+                op('\x96');
+                u64(bytes.size());
+                out_ += bytes;
+            } else {
+                save_bytes(bytes);
+            }
+            save_dtype(dtype, depth);
+            save_shape(data.shape());
+            write_str(fortran ? "F" : "C");
+            op('t');
+            op('R');
+            memoize(o.get());
+            return;
+        }
+        if (data.is(MILO_KIND_TENSOR)) {
+            // The object itself stands for the array (it is what other places refer to).
+            std::vector<int64_t> shape = data.shape();
+            begin_ndarray();
+            memoize(o.get());
+            op('(');
+            save_int(1);
+            save_shape(shape);
+            save_dtype(dtype, depth);
+            op(fortran ? '\x88' : '\x89');
+            write_tensor_data(data, dtype, fortran, depth);
+            op('t');
+            op('b');
+            return;
+        }
+        ValueRef shape = st.find("shape");
+        if (!data.is(MILO_KIND_BYTES) || !shape || !shape.is(MILO_KIND_LIST))
+            fail(MILO_ERR_CORRUPT, "numpy.ndarray data is neither a tensor nor bytes with a shape");
+        begin_ndarray();
+        memoize(o.get());
+        op('(');
+        save_int(1);
+        op('(');
+        for (size_t i = 0; i < shape.size(); ++i) save(shape[i], depth + 1);
+        op('t');
+        save_dtype(dtype, depth);
+        op(fortran ? '\x88' : '\x89');
+        save_bytes(data.as_bytes());
+        op('t');
+        op('b');
+    }
+
+    void write_tensor_data(ValueRef t, ValueRef dtype_value, bool fortran, int depth) {
+        const int32_t dt = t.dtype();
+        std::vector<int64_t> shape = t.shape();
+        if (dt == MILO_DTYPE_OBJECT) {
+            std::vector<size_t> order = storage_to_c_order(shape, fortran);
+            op(']');
+            op('(');
+            for (size_t i = 0; i < order.size(); ++i) save(t.item(order[i]), depth + 1);
+            op('e');
+            return;
+        }
+        if (dt == MILO_DTYPE_STRING) fail(MILO_ERR_UNSUPPORTED, "string tensors have no pickle form here");
+        save_bytes(tensor_bytes(t, dtype_value, fortran));
+    }
+
+    // A numeric or record tensor's bytes in the array's byte order and storage order.
+    std::string tensor_bytes(ValueRef t, ValueRef dtype_value, bool fortran) {
+        const int32_t dt = t.dtype();
+        auto [p, n] = t.data();
+        std::string bytes(static_cast<const char*>(p), n);
+        if (dt != MILO_DTYPE_RECORD && declared_big_endian(dtype_value)) byteswap(bytes, swap_unit(dt));
+        if (fortran) bytes = reorder(bytes, t.shape(), t.itemsize(), false);
+        return bytes;
+    }
+
+    DocRef doc_;
+    std::string core_;
+    std::string out_;
+    std::unordered_map<milo_value*, size_t> memo_;
+    std::unordered_map<std::string, size_t> globals_;
+    std::unordered_map<int32_t, size_t> dtypes_;
+    std::unordered_set<milo_value*> in_progress_;
+    std::unordered_map<std::string, size_t> shared_;  // shared string → memo index (or SIZE_MAX)
+    size_t next_memo_ = 0;
+    std::vector<std::string> path_;
+};
+
+}  // namespace
+
+std::string export_pickle(DocRef doc) {
+    if (!doc.root()) throw Error(MILO_ERR_CORRUPT, "pickle writer: the document has no root");
+    return Writer(doc).run();
+}
+
+}  // namespace sklearn
+}  // namespace milo
