@@ -1,6 +1,7 @@
 #include "sklearn_forms.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "milo/value.h"
 
@@ -80,8 +81,8 @@ std::string reorder(const std::string& bytes, const std::vector<int64_t>& shape,
     std::string out(bytes.size(), '\0');
     for (size_t i = 0; i < map.size(); ++i) {
         size_t f = i * itemsize, c = map[i] * itemsize;
-        if (to_c) out.replace(c, itemsize, bytes, f, itemsize);
-        else out.replace(f, itemsize, bytes, c, itemsize);
+        if (to_c) std::memcpy(&out[c], &bytes[f], itemsize);
+        else std::memcpy(&out[f], &bytes[c], itemsize);
     }
     return out;
 }

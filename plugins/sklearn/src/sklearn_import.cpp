@@ -121,7 +121,8 @@ public:
         : doc_(doc), holder_(std::move(holder)) {
         // Scalars shared through the memo are placed, not copied, but every encoder writes each
         // placement in full: cap the text a fan-out may expand to.
-        budget_ = std::max<uint64_t>(uint64_t(256) << 20, uint64_t(input_size) * 16);
+        budget_limit_ = std::max<uint64_t>(uint64_t(256) << 20, uint64_t(input_size) * 16);
+        budget_ = budget_limit_;
     }
 
     ValueRef convert(const Node* n, int depth) {
@@ -154,10 +155,9 @@ private:
         if (n->kind != Kind::Str && n->kind != Kind::Bytes && n->kind != Kind::Long) return;
         if (n->text.size() > budget_)
             fail_at(n, "memo fan-out: shared strings would expand beyond the limit of " +
-                           std::to_string(budget_total()) + " bytes");
+                           std::to_string(budget_limit_) + " bytes");
         budget_ -= n->text.size();
     }
-    uint64_t budget_total() const { return budget_; }
 
     void remember(const Node* n, ValueRef v) { done_.emplace(n, v.get()); }
 
@@ -387,15 +387,11 @@ private:
 
     // A tensor over `data` (C order, little-endian), borrowed when it lies in the holder.
     ValueRef tensor_over(int32_t dtype, const std::vector<int64_t>& shape, std::string_view data) {
-        const char* begin = holder_->input.data();
-        const char* sbegin = holder_->source.storage.data();
         auto within = [&](const std::string& s) {
             return data.data() >= s.data() && data.data() + data.size() <= s.data() + s.size();
         };
         bool inside = within(holder_->input) || within(holder_->source.storage);
         for (const std::string& e : holder_->entries) inside = inside || within(e);
-        (void)begin;
-        (void)sbegin;
         if (inside && !data.empty()) {
             auto* keep = new std::shared_ptr<Holder>(holder_);
             try {
@@ -578,6 +574,7 @@ private:
     std::unordered_map<const Node*, milo_value*> done_;
     std::unordered_set<std::string_view> shared_seen_;
     uint64_t budget_ = 0;
+    uint64_t budget_limit_ = 0;
     uint64_t long_work_ = 0;
 };
 

@@ -21,7 +21,7 @@ set_tests_properties(sklearn_adversarial_corpus PROPERTIES
 
 add_test(NAME sklearn_adversarial_self_check COMMAND ${MILO_SYSTEM_PYTHON} ${_adv_gen} --self-check)
 set_tests_properties(sklearn_adversarial_self_check PROPERTIES
-  TIMEOUT 600 LABELS "sklearn;adversarial")
+  TIMEOUT 600 LABELS "sklearn;adversarial;slow")
 
 # Sanitizer builds reserve terabytes of address space: no RLIMIT_AS there.
 set(_adv_flags)

@@ -49,7 +49,7 @@ foreach(_stack system venv)
                --require-plugin ${_sweep_plugin} --milo-cli $<TARGET_FILE:milo_cli>
                --report ${_sweep_dir}/${_name}.json)
     endif()
-    set_tests_properties(${_name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS sklearn
+    set_tests_properties(${_name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "sklearn;slow"
       ENVIRONMENT "${_sweep_env}"
       ENVIRONMENT_MODIFICATION "PATH=path_list_prepend:$<TARGET_FILE_DIR:milo_cli>")
   endforeach()
