@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "../test_files.hpp"
+#include "archive_cases.hpp"
+#include "../test_limits.hpp"
 
 using Catch::Matchers::Contains;
 using milo::readers::Container;
@@ -31,14 +33,6 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kDir = MILO_ARCHIVES_DIR;
-
-std::string load(const std::string& name) { return read_file(kDir + "/" + name); }
-
-const json& manifest() {
-    static const json m = json::parse(load("manifest.json"));
-    return m;
-}
 
 const uint8_t* u8(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
 
@@ -279,17 +273,6 @@ TEST_CASE("decompression bombs (1 GiB of zeros) are refused by the caps") {
 #ifndef MILO_TEST_ASAN
 namespace {
 
-long vm_size_kb() {
-    FILE* f = std::fopen("/proc/self/status", "r");
-    if (f == nullptr) return -1;
-    char line[256];
-    long kb = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "VmSize: %ld kB", &kb) == 1) break;
-    std::fclose(f);
-    return kb;
-}
-
 }  // namespace
 
 TEST_CASE("decompression bombs are refused within a 512 MiB address-space allowance") {
@@ -298,15 +281,7 @@ TEST_CASE("decompression bombs are refused within a 512 MiB address-space allowa
     std::vector<std::pair<Container, std::string>> bombs;
     for (const json& b : manifest()["bombs"])
         bombs.emplace_back(container(b["container"]), load(b["file"]));
-    const long vm = vm_size_kb();
-    REQUIRE(vm > 0);
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        rlimit lim{};
-        lim.rlim_cur = lim.rlim_max = rlim_t(vm + 512 * 1024) * 1024;
-        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(100);
+    const int status = run_with_memory_allowance(512 * 1024, [&] {
         int i = 0;
         for (const auto& [c, data] : bombs) {
             ++i;
@@ -316,22 +291,19 @@ TEST_CASE("decompression bombs are refused within a 512 MiB address-space allowa
             for (const DecompressLimits& l : limits) {
                 try {
                     decompress(c, u8(data), data.size(), l);
-                    _exit(10 + i);  // no refusal
+                    return 10 + i;  // no refusal
                 } catch (const DecompressError& e) {
-                    if (std::strstr(e.what(), "exceeds the limit") == nullptr) _exit(20 + i);
+                    if (std::strstr(e.what(), "exceeds the limit") == nullptr) return 20 + i;
                 } catch (...) {
-                    _exit(30 + i);  // std::bad_alloc: the cap came too late
+                    return 30 + i;  // std::bad_alloc: the cap came too late
                 }
             }
         }
-        _exit(0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    INFO("child exit " << WEXITSTATUS(status)
+        return 0;
+    });
+    INFO("child exit " << status
                        << " (1x: not refused, 2x: other error, 3x: out of memory; x = bomb)");
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(status == 0);
 }
 #endif
 

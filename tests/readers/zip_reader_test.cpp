@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../test_files.hpp"
+#include "archive_cases.hpp"
 
 using Catch::Matchers::Contains;
 using milo::readers::ZipEntry;
@@ -23,14 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kDir = MILO_ARCHIVES_DIR;
-
-std::string load(const std::string& name) { return read_file(kDir + "/" + name); }
-
-const json& manifest() {
-    static const json m = json::parse(load("manifest.json"));
-    return m;
-}
 
 const json& archive(const std::string& name) { return manifest()["archives"].at(name); }
 

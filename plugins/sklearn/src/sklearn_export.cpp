@@ -69,13 +69,7 @@ private:
     bool get(milo_value* v) {
         auto it = memo_.find(v);
         if (it == memo_.end()) return false;
-        if (it->second < 256) {
-            op('h');
-            out_.push_back(char(it->second));
-        } else {
-            op('j');
-            u32(uint32_t(it->second));
-        }
+        emit_get(it->second);
         return true;
     }
     void save_int(int64_t v) {
@@ -165,32 +159,22 @@ private:
         }
         write_str(s);
     }
-    void write_str(std::string_view s) {
+    // The shortest of an opcode's 1-, 4- and 8-byte length forms, then the bytes.
+    void write_sized(std::string_view s, char op1, char op4, char op8) {
         if (s.size() < 256) {
-            op('\x8c');
+            op(op1);
             out_.push_back(char(s.size()));
         } else if (s.size() <= UINT32_MAX) {
-            op('X');
+            op(op4);
             u32(uint32_t(s.size()));
         } else {
-            op('\x8d');
+            op(op8);
             u64(s.size());
         }
         out_.append(s.data(), s.size());
     }
-    void save_bytes(std::string_view b) {
-        if (b.size() < 256) {
-            op('C');
-            out_.push_back(char(b.size()));
-        } else if (b.size() <= UINT32_MAX) {
-            op('B');
-            u32(uint32_t(b.size()));
-        } else {
-            op('\x8e');
-            u64(b.size());
-        }
-        out_.append(b.data(), b.size());
-    }
+    void write_str(std::string_view s) { write_sized(s, '\x8c', 'X', '\x8d'); }
+    void save_bytes(std::string_view b) { write_sized(b, 'C', 'B', '\x8e'); }
     void save_global(std::string_view full) {
         auto it = globals_.find(std::string(full));
         if (it != globals_.end()) {
@@ -473,6 +457,16 @@ private:
         save(dtype, depth + 1);
     }
 
+    // numpy.dtype(spec, False, True): the call every dtype starts with (its state follows).
+    void begin_dtype(const std::string& spec) {
+        save_global("numpy.dtype");
+        save_str(spec);
+        op('\x89');
+        op('\x88');
+        op('\x87');
+        op('R');
+    }
+
     // numpy.dtype(spec, False, True) with the state numpy writes for a plain dtype.
     void save_plain_dtype(int32_t dtype) {
         const char* spec = canonical_spec(dtype);
@@ -482,12 +476,7 @@ private:
             emit_get(it->second);
             return;
         }
-        save_global("numpy.dtype");
-        save_str(spec);
-        op('\x89');
-        op('\x88');
-        op('\x87');
-        op('R');
+        begin_dtype(spec);
         op('\x94');
         dtypes_.emplace(dtype, next_memo_++);
         op('(');
@@ -504,12 +493,7 @@ private:
     }
 
     void save_record_dtype(ValueRef t) {
-        save_global("numpy.dtype");
-        save_str("V" + std::to_string(t.itemsize()));
-        op('\x89');
-        op('\x88');
-        op('\x87');
-        op('R');
+        begin_dtype("V" + std::to_string(t.itemsize()));
         op('(');
         save_int(3);
         save_str("|");
@@ -540,12 +524,7 @@ private:
             } else {  // subarray field: numpy.dtype(("V<n>", …)) with (base, shape)
                 uint64_t n = size_t(codec::dtype_info(dt)->size);
                 for (int64_t d : shp) n *= uint64_t(d);
-                save_global("numpy.dtype");
-                save_str("V" + std::to_string(n));
-                op('\x89');
-                op('\x88');
-                op('\x87');
-                op('R');
+                begin_dtype("V" + std::to_string(n));
                 op('(');
                 save_int(3);
                 save_str("|");
@@ -625,12 +604,7 @@ private:
     }
 
     void save_object_dtype() {
-        save_global("numpy.dtype");
-        save_str("O8");
-        op('\x89');
-        op('\x88');
-        op('\x87');
-        op('R');
+        begin_dtype("O8");
         op('(');
         save_int(3);
         save_str("|");

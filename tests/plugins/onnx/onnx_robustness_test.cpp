@@ -29,6 +29,7 @@
 #include "milo/milo.hpp"
 
 #include "../../test_files.hpp"
+#include "../../test_limits.hpp"
 
 namespace {
 
@@ -484,16 +485,6 @@ std::vector<std::pair<std::string, std::string>> size_bombs() {
 #endif
 
 #ifndef MILO_TEST_ASAN
-long vm_size_kb() {
-    FILE* f = std::fopen("/proc/self/status", "r");
-    if (f == nullptr) return -1;
-    char line[256];
-    long kb = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "VmSize: %ld kB", &kb) == 1) break;
-    std::fclose(f);
-    return kb;
-}
 #endif
 
 }  // namespace
@@ -540,15 +531,7 @@ TEST_CASE("dims far beyond the data import under a 512 MiB address-space allowan
     // sized anything from dims (4 GiB and up), the allocation would fail.
     registry();  // load the plugin before the fork
     const auto bombs = size_bombs();
-    const long vm = vm_size_kb();
-    REQUIRE(vm > 0);
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        rlimit lim{};
-        lim.rlim_cur = lim.rlim_max = rlim_t(vm + 512 * 1024) * 1024;
-        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(100);
+    const int status = run_with_memory_allowance(512 * 1024, [&] {
         int i = 1;
         for (const auto& b : bombs) {
             milo_doc* d = nullptr;
@@ -557,18 +540,15 @@ TEST_CASE("dims far beyond the data import under a 512 MiB address-space allowan
                                             reinterpret_cast<const uint8_t*>(b.second.data()),
                                             b.second.size(), "bomb.onnx", &d, &e) != MILO_OK) {
                 std::fprintf(stderr, "%s: %s\n", b.first.c_str(), e.message);
-                _exit(i);
+                return i;
             }
             milo_doc_destroy(d);
             ++i;
         }
-        _exit(0);
-    }
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    INFO("child exit " << WEXITSTATUS(status) << " (1..: index of the failing model + 1)");
-    CHECK(WEXITSTATUS(status) == 0);
+        return 0;
+    });
+    INFO("child exit " << status << " (1..: index of the failing model + 1)");
+    CHECK(status == 0);
 }
 #endif
 
