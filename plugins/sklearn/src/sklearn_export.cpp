@@ -271,7 +271,7 @@ private:
                 memoize(v.get());
                 return;
             }
-            case MILO_KIND_TENSOR: save_tensor(v, nullptr, false, depth); return;
+            case MILO_KIND_TENSOR: save_tensor(v, depth); return;
             case MILO_KIND_OBJECT: save_object(v, depth); return;
         }
         fail(MILO_ERR_CORRUPT, "unknown value kind");
@@ -431,11 +431,6 @@ private:
         op('t');
     }
 
-    static size_t swap_unit(int32_t dtype) {
-        size_t size = size_t(codec::dtype_info(dtype)->size);
-        return dtype == MILO_DTYPE_COMPLEX64 || dtype == MILO_DTYPE_COMPLEX128 ? size / 2 : size;
-    }
-
     // A numpy.dtype object value whose BUILD state says '>'.
     static bool declared_big_endian(ValueRef dtype) {
         if (!dtype.is(MILO_KIND_OBJECT)) return false;
@@ -562,43 +557,19 @@ private:
         op('R');
     }
 
-    void save_tensor(ValueRef t, ValueRef* dtype_value, bool fortran, int depth) {
+    // A bare tensor: a C-order array of the plain dtype its elements have.
+    void save_tensor(ValueRef t, int depth) {
         const int32_t dt = t.dtype();
-        std::vector<int64_t> shape = t.shape();
         begin_ndarray();
         memoize(t.get());
         op('(');
         save_int(1);
-        save_shape(shape);
-        if (dtype_value) save(*dtype_value, depth + 1);
-        else if (dt == MILO_DTYPE_RECORD) save_record_dtype(t);
+        save_shape(t.shape());
+        if (dt == MILO_DTYPE_RECORD) save_record_dtype(t);
         else if (dt == MILO_DTYPE_OBJECT) save_object_dtype();
         else save_plain_dtype(dt);
-        op(fortran ? '\x88' : '\x89');
-        if (dt == MILO_DTYPE_OBJECT) {
-            size_t n = t.size();
-            std::vector<size_t> order = storage_to_c_order(shape, fortran);
-            op(']');
-            op('(');
-            for (size_t i = 0; i < n; ++i) {
-                Step s(path_, "item/" + std::to_string(order[i]));
-                save(t.item(order[i]), depth + 1);
-            }
-            op('e');
-        } else if (dt == MILO_DTYPE_STRING) {
-            fail(MILO_ERR_UNSUPPORTED, "string tensors have no pickle form here");
-        } else {
-            auto [p, n] = t.data();
-            bool swap = dtype_value && declared_big_endian(*dtype_value) && dt != MILO_DTYPE_RECORD;
-            if (!swap && !fortran) {
-                save_bytes({static_cast<const char*>(p), n});
-            } else {
-                std::string bytes(static_cast<const char*>(p), n);
-                if (swap) byteswap(bytes, swap_unit(dt));
-                if (fortran) bytes = reorder(bytes, shape, t.itemsize(), /*to_c=*/false);
-                save_bytes(bytes);
-            }
-        }
+        op('\x89');  // not Fortran order
+        write_tensor_data(t, ValueRef(), false, depth);
         op('t');
         op('b');
     }
@@ -687,11 +658,19 @@ private:
             std::vector<size_t> order = storage_to_c_order(shape, fortran);
             op(']');
             op('(');
-            for (size_t i = 0; i < order.size(); ++i) save(t.item(order[i]), depth + 1);
+            for (size_t i = 0; i < order.size(); ++i) {
+                Step s(path_, "item/" + std::to_string(order[i]));
+                save(t.item(order[i]), depth + 1);
+            }
             op('e');
             return;
         }
         if (dt == MILO_DTYPE_STRING) fail(MILO_ERR_UNSUPPORTED, "string tensors have no pickle form here");
+        if (!fortran && (dt == MILO_DTYPE_RECORD || !declared_big_endian(dtype_value))) {
+            auto [p, n] = t.data();  // already in the array's order: no copy
+            save_bytes({static_cast<const char*>(p), n});
+            return;
+        }
         save_bytes(tensor_bytes(t, dtype_value, fortran));
     }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "milo/milo_codec.hpp"
 #include "milo/value.h"
 
 namespace milo {
@@ -42,6 +43,11 @@ const char* canonical_spec(int32_t d) {
         case MILO_DTYPE_COMPLEX128: return "c16";
         default: return "";
     }
+}
+
+size_t swap_unit(int32_t d) {
+    size_t size = size_t(codec::dtype_info(d)->size);
+    return d == MILO_DTYPE_COMPLEX64 || d == MILO_DTYPE_COMPLEX128 ? size / 2 : size;
 }
 
 void byteswap(std::string& bytes, size_t unit) {

@@ -29,6 +29,9 @@ bool split_global(std::string_view full, std::string& module, std::string& name)
 /// numpy.dtype spec of a document dtype ("f8", "b1", …), or "" when it has none.
 const char* canonical_spec(int32_t milo_dtype);
 
+/// Bytes a byte-order swap reverses at a time for a document dtype: the element size, or half
+/// of it for complex numbers (each part swaps on its own).
+size_t swap_unit(int32_t milo_dtype);
 /// Reverses the bytes of every `unit`-sized element.
 void byteswap(std::string& bytes, size_t unit);
 /// Reorders items between Fortran and C storage order.

@@ -25,6 +25,7 @@ namespace milo {
 namespace sklearn {
 namespace {
 
+using pickle::is_global;
 using pickle::Kind;
 using pickle::Node;
 
@@ -66,12 +67,6 @@ bool canonical_dtype(const numpy::DType& d) {
            d.alignment == -1 && d.flags == 0 && args->items[1]->i == 0 && args->items[2]->i == 1 &&
            d.spec == canonical_spec(milo_dtype_of(d)) &&
            (d.byteorder == '|') == (d.itemsize == 1);
-}
-
-// Element size of a swap unit: complex numbers swap each half.
-size_t swap_unit(int32_t dtype) {
-    size_t size = size_t(codec::dtype_info(dtype)->size);
-    return dtype == MILO_DTYPE_COMPLEX64 || dtype == MILO_DTYPE_COMPLEX128 ? size / 2 : size;
 }
 
 // Little-endian two's complement → decimal text.
@@ -260,10 +255,6 @@ private:
     }
 
     std::string global_name(const Node* g) { return join_global(g->text, g->name); }
-
-    static bool is_global(const Node* n, std::string_view module, std::string_view name) {
-        return n && n->kind == Kind::Global && n->text == module && n->name == name;
-    }
 
     ValueRef make_call(const Node* n, int depth) {
         if (n->kind == Kind::Reduce) {

@@ -31,9 +31,7 @@ namespace {
 using pickle::Kind;
 using pickle::Node;
 
-bool is_global(const Node* n, std::string_view module, std::string_view name) {
-    return n != nullptr && n->kind == Kind::Global && n->text == module && n->name == name;
-}
+using pickle::is_global;
 
 bool is_wrapper_class(const Node* n) {
     return is_global(n, "joblib.numpy_pickle", "NumpyArrayWrapper") ||

@@ -21,9 +21,7 @@ constexpr int kMaxDTypeDepth = 32;  // structured dtypes nested deeper than this
     throw pickle::Error(at ? at->offset : 0, reason);
 }
 
-bool is_global(const Node* n, std::string_view module, std::string_view name) {
-    return n != nullptr && n->kind == Kind::Global && n->text == module && n->name == name;
-}
+using pickle::is_global;
 
 bool is_core_global(const Node* n, std::string_view sub, std::string_view name) {
     return n != nullptr && n->kind == Kind::Global && n->name == name &&

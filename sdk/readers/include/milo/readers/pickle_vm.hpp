@@ -92,6 +92,11 @@ struct Node {
     }
 };
 
+/// True when `n` is the global `module`.`name` exactly (false for nullptr).
+inline bool is_global(const Node* n, std::string_view module, std::string_view name) noexcept {
+    return n != nullptr && n->kind == Kind::Global && n->text == module && n->name == name;
+}
+
 /// Every name a stream refers to (GLOBAL, STACK_GLOBAL, INST), once per (module, name), in
 /// order of first appearance, with how it was used. Usage is never guessed: a name pushed but
 /// never consumed counts as `referenced`.
