@@ -9,6 +9,15 @@
 
 #include <cstdio>
 
+// Defined in AddressSanitizer builds, whose shadow memory makes address-space limits useless.
+#if defined(__SANITIZE_ADDRESS__)
+#define MILO_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MILO_TEST_ASAN 1
+#endif
+#endif
+
 // The process's current address-space size (VmSize), or -1.
 inline long vm_size_kb() {
     FILE* f = std::fopen("/proc/self/status", "r");

@@ -262,14 +262,6 @@ TEST_CASE("decompression bombs (1 GiB of zeros) are refused by the caps") {
     }
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MILO_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MILO_TEST_ASAN 1
-#endif
-#endif
-
 #ifndef MILO_TEST_ASAN
 namespace {
 

@@ -476,16 +476,6 @@ std::vector<std::pair<std::string, std::string>> size_bombs() {
     return out;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MILO_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MILO_TEST_ASAN 1
-#endif
-#endif
-
-#ifndef MILO_TEST_ASAN
-#endif
 
 }  // namespace
 
