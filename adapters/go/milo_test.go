@@ -65,7 +65,7 @@ func TestVersions(t *testing.T) {
 	if Version() != "0.1.0" {
 		t.Errorf("Version() = %q", Version())
 	}
-	if ABIVersion() != 1 || HeaderABIVersion != 1 {
+	if ABIVersion() != 2 || HeaderABIVersion != 2 {
 		t.Errorf("ABIVersion() = %d, header %d", ABIVersion(), HeaderABIVersion)
 	}
 	if FormatVersion() != 1 {

@@ -746,6 +746,47 @@ const milo_transporter* pick_transporter(milo_registry* reg, const char* id, con
     return t;
 }
 
+/// The transporter that writes `doc` natively: `transporter_id`, else the header's
+/// transporter.id, else the one registered for the root type. NULL (error set) when none.
+const milo_transporter* pick_native_writer(milo_registry* registry, const char* transporter_id,
+                                           const milo_doc* doc, milo_error* error) {
+    const milo_transporter* t = nullptr;
+    if (transporter_id != nullptr) {
+        t = milo_registry_find_transporter(registry, transporter_id);
+        if (t == nullptr)
+            fail(error, MILO_ERR_NOT_FOUND, "no transporter with id \"%s\"", transporter_id);
+        return t;
+    }
+    const auto& id = doc->header[milo::core::kTransporterId];
+    if (id) t = milo_registry_find_transporter(registry, id->c_str());
+    if (t == nullptr && doc->root && doc->root->kind == MILO_KIND_OBJECT)
+        t = milo_registry_find_transporter_for_type(registry, doc->root->text.c_str());
+    if (t == nullptr)
+        fail(error, MILO_ERR_UNSUPPORTED,
+             "no loaded transporter writes this document (transporter \"%s\", type \"%s\")",
+             id ? id->c_str() : "(unset)",
+             doc->header[milo::core::kType] ? doc->header[milo::core::kType]->c_str() : "(unset)");
+    return t;
+}
+
+/// Runs the native writer of `doc` into `write`.
+milo_status run_native_encode(milo_registry* registry, const char* transporter_id,
+                              const milo_doc* doc, milo_write_fn write, void* write_context,
+                              milo_error* error) {
+    const milo_transporter* t = pick_native_writer(registry, transporter_id, doc, error);
+    if (t == nullptr) return error ? error->code : MILO_ERR_UNSUPPORTED;
+    if (t->encode == nullptr)
+        return fail(error, MILO_ERR_UNSUPPORTED, "transporter \"%s\" cannot write native files",
+                    t->id);
+    if (!doc->pending_external.empty())
+        return fail(error, MILO_ERR_INVALID_ARGUMENT, "document has unresolved external tensors");
+    std::string what = std::string("transporter \"") + t->id + "\" encode";
+    return milo::core::call_plugin(what.c_str(), error, [&] {
+        return t->encode(t->self, milo::core::api_table(), registry, doc, write, write_context,
+                         error);
+    });
+}
+
 }  // namespace
 
 extern "C" {
@@ -906,38 +947,24 @@ MILO_API milo_status milo_registry_encode_native(milo_registry* registry,
                                                  milo_error* error) {
     if (registry == nullptr || doc == nullptr || path == nullptr)
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "registry, document or path is NULL");
-    const milo_transporter* t = nullptr;
-    if (transporter_id != nullptr) {
-        t = milo_registry_find_transporter(registry, transporter_id);
-        if (t == nullptr)
-            return fail(error, MILO_ERR_NOT_FOUND, "no transporter with id \"%s\"", transporter_id);
-    } else {
-        const auto& id = doc->header[milo::core::kTransporterId];
-        if (id) t = milo_registry_find_transporter(registry, id->c_str());
-        if (t == nullptr && doc->root && doc->root->kind == MILO_KIND_OBJECT)
-            t = milo_registry_find_transporter_for_type(registry, doc->root->text.c_str());
-        if (t == nullptr)
-            return fail(error, MILO_ERR_UNSUPPORTED,
-                        "no loaded transporter writes this document (transporter \"%s\", type "
-                        "\"%s\")",
-                        id ? id->c_str() : "(unset)",
-                        doc->header[milo::core::kType] ? doc->header[milo::core::kType]->c_str()
-                                                       : "(unset)");
-    }
-    if (t->encode == nullptr)
-        return fail(error, MILO_ERR_UNSUPPORTED, "transporter \"%s\" cannot write native files",
-                    t->id);
-    if (!doc->pending_external.empty())
-        return fail(error, MILO_ERR_INVALID_ARGUMENT, "document has unresolved external tensors");
+    // Find the writer before creating the file, so a document nobody writes leaves no file.
+    if (pick_native_writer(registry, transporter_id, doc, error) == nullptr)
+        return error ? error->code : MILO_ERR_UNSUPPORTED;
     AtomicFile file;
     if (milo_status s = file.open(path, error)) return s;
-    std::string what = std::string("transporter \"") + t->id + "\" encode";
-    milo_status s = milo::core::call_plugin(what.c_str(), error, [&] {
-        return t->encode(t->self, milo::core::api_table(), registry, doc, AtomicFile::write_cb,
-                         &file, error);
-    });
-    if (s != MILO_OK) return s;
+    if (milo_status s = run_native_encode(registry, transporter_id, doc, AtomicFile::write_cb,
+                                          &file, error))
+        return s;
     return file.commit(error);
+}
+
+MILO_API milo_status milo_registry_encode_native_to(milo_registry* registry,
+                                                    const char* transporter_id,
+                                                    const milo_doc* doc, milo_write_fn write,
+                                                    void* write_context, milo_error* error) {
+    if (registry == nullptr || doc == nullptr || write == nullptr)
+        return fail(error, MILO_ERR_INVALID_ARGUMENT, "registry, document or write is NULL");
+    return run_native_encode(registry, transporter_id, doc, write, write_context, error);
 }
 
 MILO_API milo_status milo_doc_open(milo_registry* registry, const char* path,

@@ -21,7 +21,7 @@
 
 // ---------------------------------------------------------------------------------------------
 // Constants that are part of the ABI.
-static_assert(MILO_ABI_VERSION == 1, "new ABI: append pins below, then update this line");
+static_assert(MILO_ABI_VERSION == 2, "new ABI: append pins below, then update this line");
 static_assert(MILO_ABI_MIN_SUPPORTED == 1, "MILO_ABI_MIN_SUPPORTED changed");
 static_assert(MILO_FORMAT_VERSION == 1, "new format version");
 static_assert(MILO_OK == 0 && MILO_ERR_INVALID_ARGUMENT == 1 && MILO_ERR_OUT_OF_MEMORY == 2 &&

@@ -775,6 +775,41 @@ TEST_CASE("the good transporter converts a native file to a document and back",
         CHECK(read_file(out) == "weights=3");
         CHECK(list_dir(dir.path()) == std::set<std::string>{"model.scorer"});
     }
+    SECTION("encode_native_to streams the same bytes, and reports a failing writer or sink") {
+        Doc doc = make_scorer_doc(MILO_DTYPE_FLOAT64, {0.1, -2.5});
+        std::string bytes_out;
+        auto append = [](void* ctx, const void* p, size_t n, milo_error*) -> milo_status {
+            static_cast<std::string*>(ctx)->append(static_cast<const char*>(p), n);
+            return MILO_OK;
+        };
+        milo_error error = MILO_ERROR_INIT;
+        REQUIRE(milo_registry_encode_native_to(reg.get(), nullptr, doc.get(), +append,
+                                               &bytes_out, &error) == MILO_OK);
+        CHECK(bytes_out == "weights=0.1,-2.5");
+
+        // The transporter's own failure (it writes "weights=" first, then refuses int64).
+        Doc bad = make_scorer_doc(MILO_DTYPE_INT64, {1.0});
+        bytes_out.clear();
+        error = MILO_ERROR_INIT;
+        CHECK(milo_registry_encode_native_to(reg.get(), "test.scorer", bad.get(), +append,
+                                             &bytes_out, &error) == MILO_ERR_TYPE);
+        CHECK_THAT(std::string(error.message), Contains("float64"));
+
+        // A sink that fails: its status and message come back.
+        auto refuse = [](void*, const void*, size_t, milo_error* e) -> milo_status {
+            return milo_error_set(e, MILO_ERR_IO, "disk full");
+        };
+        error = MILO_ERROR_INIT;
+        CHECK(milo_registry_encode_native_to(reg.get(), "test.scorer", doc.get(), +refuse,
+                                             nullptr, &error) == MILO_ERR_IO);
+        CHECK_THAT(std::string(error.message), Contains("disk full"));
+
+        error = MILO_ERROR_INIT;
+        CHECK(milo_registry_encode_native_to(reg.get(), "no.such.transporter", doc.get(),
+                                             +append, &bytes_out, &error) == MILO_ERR_NOT_FOUND);
+        CHECK(milo_registry_encode_native_to(reg.get(), nullptr, doc.get(), nullptr, nullptr,
+                                             &error) == MILO_ERR_INVALID_ARGUMENT);
+    }
     SECTION("bad native input, unknown transporters") {
         const std::string corrupt = "weights=1,,2";
         milo_doc* out = kUntouched;

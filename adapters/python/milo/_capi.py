@@ -12,7 +12,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_d
                     c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p)
 
 #: The ABI these bindings were written for (MILO_ABI_VERSION of the headers they mirror).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 MILO_ERROR_MESSAGE_SIZE = 1000
 MILO_MAX_NDIM = 64
@@ -207,6 +207,7 @@ _PROTOTYPES = {
     "milo_registry_decode_native": (_st, [_p, c_char_p, c_void_p, c_size_t, c_char_p, _pp,
                                           _err]),
     "milo_registry_encode_native": (_st, [_p, c_char_p, _p, c_char_p, _err]),
+    "milo_registry_encode_native_to": (_st, [_p, c_char_p, _p, WRITE_FN, c_void_p, _err]),
     "milo_doc_open": (_st, [_p, c_char_p, POINTER(milo_load_options), _pp, _err]),
 }
 

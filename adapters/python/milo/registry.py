@@ -4,8 +4,6 @@ through them."""
 import ctypes
 import io
 import os
-import shutil
-import tempfile
 import warnings
 from collections import namedtuple
 from ctypes import byref, c_char_p, c_void_p
@@ -75,6 +73,37 @@ def _load_options(format, max_depth, verify):
     opts.max_depth = max_depth or 0
     opts.flags = 0 if verify else _capi.MILO_LOAD_NO_VERIFY
     return opts
+
+
+def _call_writing(stream, run):
+    """Calls run(callback) with a milo_write_fn that writes into `stream` (anything with
+    write(bytes)). An exception raised by stream.write stops the C call and is re-raised here
+    (with the library's milo.Error as its __cause__)."""
+    failures = []
+
+    def write(context, data, size, error):
+        # Runs inside libmilo: nothing may propagate from here into C.
+        try:
+            stream.write(ctypes.string_at(data, size) if size else b"")
+            return 0
+        except BaseException as exc:
+            failures.append(exc)
+            try:
+                lib.milo_error_set(error, int(Status.ERR_IO), _capi.encode_text(
+                    "the Python stream failed: %s: %s" % (type(exc).__name__, exc)))
+            except BaseException:
+                pass
+            return int(Status.ERR_IO)
+
+    callback = _capi.WRITE_FN(write)
+    try:
+        run(callback)
+    except Error as err:
+        if failures:
+            raise failures[0] from err
+        raise
+    if failures:
+        raise failures[0]
 
 
 class Registry(_Closable):
@@ -236,31 +265,8 @@ class Registry(_Closable):
         exception raised by stream.write stops the encoding and is re-raised here (with the
         library's milo.Error as its __cause__)."""
         opts = _save_options(format, tensors, indent, readable_max_bytes, external_min_bytes)
-        failures = []
-
-        def write(context, data, size, error):
-            # Runs inside libmilo: nothing may propagate from here into C.
-            try:
-                stream.write(ctypes.string_at(data, size) if size else b"")
-                return 0
-            except BaseException as exc:
-                failures.append(exc)
-                try:
-                    lib.milo_error_set(error, int(Status.ERR_IO), _capi.encode_text(
-                        "the Python stream failed: %s: %s" % (type(exc).__name__, exc)))
-                except BaseException:
-                    pass
-                return int(Status.ERR_IO)
-
-        callback = _capi.WRITE_FN(write)
-        try:
-            call(lib.milo_doc_encode, self._ptr, doc._ptr, byref(opts), callback, None)
-        except Error as err:
-            if failures:
-                raise failures[0] from err
-            raise
-        if failures:
-            raise failures[0]
+        _call_writing(stream, lambda callback: call(lib.milo_doc_encode, self._ptr, doc._ptr,
+                                                    byref(opts), callback, None))
 
     def encode(self, doc, format="json", tensors="auto", indent=None,
                readable_max_bytes=None, external_min_bytes=None):
@@ -278,17 +284,12 @@ class Registry(_Closable):
              doc._ptr, _capi.encode_path(path))
 
     def encode_native_bytes(self, transporter_id, doc):
-        """encode_native into memory: the native bytes of `doc`. The C ABI writes native files
-        only, so this goes through a file in a private temporary folder (mode 0700), removed
-        before returning."""
-        folder = tempfile.mkdtemp(prefix="milo_native_")
-        try:
-            path = os.path.join(folder, "native")
-            self.encode_native(transporter_id, doc, path)
-            with io.open(path, "rb") as f:
-                return f.read()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        """encode_native into memory: the native bytes of `doc`."""
+        buffer = io.BytesIO()
+        _call_writing(buffer, lambda callback: call(
+            lib.milo_registry_encode_native_to, self._ptr, _capi.encode_text(transporter_id),
+            doc._ptr, callback, None))
+        return buffer.getvalue()
 
     def convert(self, src, dst, **save_options):
         """Opens `src` (document or native file) and writes `dst`: a document, or a native

@@ -18,7 +18,7 @@ class LibraryTest(unittest.TestCase):
     def test_versions(self):
         self.assertRegex(milo.version(), r"^\d+\.\d+\.\d+$")
         self.assertGreaterEqual(milo.abi_version(), milo.ABI_VERSION)
-        self.assertEqual(milo.ABI_VERSION, 1)
+        self.assertEqual(milo.ABI_VERSION, 2)
         self.assertGreaterEqual(milo.format_version(), 1)
         self.assertTrue(os.path.isfile(milo.library_path) or "/" not in milo.library_path)
         if os.environ.get("MILO_LIBRARY"):

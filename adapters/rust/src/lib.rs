@@ -372,7 +372,7 @@ pub fn version() -> &'static str {
     unsafe { static_str(sys::milo_version_get()) }
 }
 
-/// The ABI version the loaded libmilo implements (this crate is written for ABI 1).
+/// The ABI version the loaded libmilo implements (this crate is written for ABI 2).
 pub fn abi_version() -> u32 {
     // SAFETY: no arguments, thread-safe.
     unsafe { sys::milo_abi_version_get() }

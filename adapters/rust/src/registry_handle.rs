@@ -531,7 +531,7 @@ mod tests {
         let c = o.to_c(&f);
         assert_eq!(
             (c.struct_size, c.abi_version, c.tensors, c.indent, c.readable_max_bytes),
-            (40, 1, 2, 0, 9)
+            (40, crate::sys::MILO_ABI_VERSION, 2, 0, 9)
         );
         // SAFETY: `f` is alive.
         assert_eq!(unsafe { owned_string(c.format) }, "yaml");

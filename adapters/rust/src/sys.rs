@@ -14,7 +14,7 @@ use std::ffi::{c_char, c_void};
 pub type milo_status = i32;
 
 /// The ABI version these declarations describe (`MILO_ABI_VERSION`).
-pub const MILO_ABI_VERSION: u32 = 1;
+pub const MILO_ABI_VERSION: u32 = 2;
 /// `MILO_ERROR_MESSAGE_SIZE`: message bytes in `milo_error`, including the NUL.
 pub const MILO_ERROR_MESSAGE_SIZE: usize = 1000;
 /// `MILO_LOAD_NO_VERIFY`: skip the sha256 check of an external tensor file.
@@ -578,6 +578,15 @@ extern "C" {
         path: *const c_char,
         error: *mut milo_error,
     ) -> milo_status;
+    /// Since ABI 2.
+    pub fn milo_registry_encode_native_to(
+        registry: *mut milo_registry,
+        transporter_id: *const c_char,
+        doc: *const milo_doc,
+        write: milo_write_fn,
+        write_context: *mut c_void,
+        error: *mut milo_error,
+    ) -> milo_status;
     pub fn milo_doc_open(
         registry: *mut milo_registry,
         path: *const c_char,
@@ -621,9 +630,9 @@ mod layout_tests {
         assert_eq!(offset_of!(milo_load_options, flags), 20);
         assert_eq!(size_of::<milo_load_options>(), 24);
         let s = milo_save_options::new();
-        assert_eq!((s.struct_size, s.abi_version, s.tensors, s.indent), (40, 1, 0, -1));
+        assert_eq!((s.struct_size, s.abi_version, s.tensors, s.indent), (40, 2, 0, -1));
         let l = milo_load_options::new();
-        assert_eq!((l.struct_size, l.abi_version, l.max_depth, l.flags), (24, 1, 0, 0));
+        assert_eq!((l.struct_size, l.abi_version, l.max_depth, l.flags), (24, 2, 0, 0));
     }
 
     #[test]

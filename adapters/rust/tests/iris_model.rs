@@ -13,7 +13,7 @@ fn versions_match_the_build() {
     let project_version: String =
         cmake[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     assert_eq!(milo::version(), project_version);
-    assert_eq!(milo::abi_version(), 1);
+    assert_eq!(milo::abi_version(), 2);
     assert_eq!(milo::format_version(), 1);
     assert_eq!(milo::sys::MILO_ABI_VERSION, milo::abi_version());
 }

@@ -476,11 +476,7 @@ public:
     std::string encode(const DocRef& doc, const SaveOptions& opts = {}) const {
         milo_save_options o = opts.c();
         std::string out;
-        auto write = [](void* ctx, const void* p, size_t n, milo_error*) -> milo_status {
-            static_cast<std::string*>(ctx)->append(static_cast<const char*>(p), n);
-            return MILO_OK;
-        };
-        call(milo_doc_encode, r_, doc.get(), &o, +write, static_cast<void*>(&out));
+        call(milo_doc_encode, r_, doc.get(), &o, &append_to_string, static_cast<void*>(&out));
         return out;
     }
     Doc decode_native(std::string_view bytes, const char* transporter = nullptr,
@@ -494,8 +490,20 @@ public:
                        const char* transporter = nullptr) const {
         call(milo_registry_encode_native, r_, transporter, doc.get(), path.c_str());
     }
+    /// The native bytes of `doc`, in memory (encode_native without a file).
+    std::string encode_native_bytes(const DocRef& doc, const char* transporter = nullptr) const {
+        std::string out;
+        call(milo_registry_encode_native_to, r_, transporter, doc.get(), &append_to_string,
+             static_cast<void*>(&out));
+        return out;
+    }
 
 private:
+    static milo_status append_to_string(void* ctx, const void* p, size_t n, milo_error*) {
+        static_cast<std::string*>(ctx)->append(static_cast<const char*>(p), n);
+        return MILO_OK;
+    }
+
     milo_registry* r_ = nullptr;
 };
 

@@ -183,6 +183,14 @@ MILO_API milo_status milo_registry_encode_native(milo_registry* registry,
                                                  const milo_doc* doc, const char* path,
                                                  milo_error* error);
 
+/// Writes a document back to its native form like milo_registry_encode_native, but into the
+/// byte stream `write` instead of a file (for callers that keep native bytes in memory, e.g. to
+/// unpickle them). [thread-safe] \since ABI 2
+MILO_API milo_status milo_registry_encode_native_to(milo_registry* registry,
+                                                    const char* transporter_id,
+                                                    const milo_doc* doc, milo_write_fn write,
+                                                    void* write_context, milo_error* error);
+
 /// Opens any input: a Milo document in a registered format (by content), else a native file
 /// through the transporter that recognises it. [thread-safe] \since ABI 1
 MILO_API milo_status milo_doc_open(milo_registry* registry, const char* path,

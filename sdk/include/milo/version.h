@@ -25,7 +25,7 @@ extern "C" {
 
 /// ABI version this header describes. Bumped for every append to a function table or
 /// growable struct; nothing is ever removed or reordered. \since ABI 1
-#define MILO_ABI_VERSION 1
+#define MILO_ABI_VERSION 2
 /// Oldest plugin ABI this library still loads. \since ABI 1
 #define MILO_ABI_MIN_SUPPORTED 1
 /// Document format version written by this library (and the newest it reads). \since ABI 1
