@@ -104,6 +104,28 @@ std::string quote(std::string_view s) {
     return out + "'";
 }
 
+/// The lowest frame address recursion may reach on this thread: a margin (a quarter of the
+/// stack, at most 256 KiB) above the stack's low end; 0 when unknown. Computed once per thread:
+/// for the main thread glibc reads /proc/self/maps, which costs a millisecond in a process with
+/// many libraries loaded (a Python interpreter that imported scikit-learn).
+uintptr_t stack_floor() {
+    thread_local const uintptr_t floor = [] {
+        uintptr_t limit = 0;
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void* low = nullptr;
+            size_t size = 0;
+            if (pthread_attr_getstack(&attr, &low, &size) == 0 && low != nullptr) {
+                uintptr_t margin = std::min<uintptr_t>(size / 4, uintptr_t(256) << 10);
+                limit = reinterpret_cast<uintptr_t>(low) + margin;
+            }
+            pthread_attr_destroy(&attr);
+        }
+        return limit;
+    }();
+    return floor;
+}
+
 class Decoder {
 public:
     Decoder(const milo_api* api, milo_doc* doc, const milo_decode_context* ctx)
@@ -118,16 +140,7 @@ public:
         max_depth_ = std::min(d, kHardMaxDepth);
         // The depth limit alone cannot know the caller's stack (thread pools, sanitizers with
         // big frames), so recursion also stops a safety margin above the stack's low end.
-        pthread_attr_t attr;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            void* low = nullptr;
-            size_t size = 0;
-            if (pthread_attr_getstack(&attr, &low, &size) == 0 && low != nullptr) {
-                uintptr_t margin = std::min<uintptr_t>(size / 4, uintptr_t(256) << 10);
-                stack_limit_ = reinterpret_cast<uintptr_t>(low) + margin;
-            }
-            pthread_attr_destroy(&attr);
-        }
+        stack_limit_ = stack_floor();
     }
 
     void run() {
