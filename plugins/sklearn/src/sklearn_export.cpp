@@ -1,6 +1,7 @@
 // Document → pickle stream (the inverse of sklearn_import.cpp; README.md, "Mapping").
 // Opcodes as CPython's pickler writes them for protocol 5, without frames (optional).
 #include <cstring>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "milo/milo_codec.hpp"
+#include "milo/sklearn_object.h"
 #include "sklearn_forms.hpp"
 #include "sklearn_import.hpp"
 
@@ -19,7 +21,7 @@ constexpr int kMaxDepth = 1000;
 
 class Writer {
 public:
-    explicit Writer(DocRef doc) : doc_(doc) {
+    Writer(DocRef doc, milo_registry* registry) : doc_(doc), registry_(registry) {
         std::string core;
         const milo_api* api = doc.api();
         for (size_t i = 0, n = api->doc_metadata_count(doc.get()); i < n; ++i) {
@@ -34,6 +36,17 @@ public:
             }
         }
         core_ = core == "numpy._core" ? "numpy._core" : "numpy.core";
+        // Classes the import handed to a transporter (trust usage "…, delegated:<id>") are in
+        // that transporter's form: written as they are, they would unpickle into wrong objects.
+        for (size_t i = 0, n = api->doc_trust_count(doc.get()); i < n; ++i) {
+            const char *name = nullptr, *usage = nullptr;
+            int32_t level = 0;
+            if (api->doc_trust_at(doc.get(), i, &name, &usage, &level, nullptr) != MILO_OK ||
+                !name || !usage)
+                continue;
+            const char* d = std::strstr(usage, kDelegatedNote);
+            if (d != nullptr) needs_delegate_[name] = d + std::strlen(kDelegatedNote);
+        }
     }
 
     std::string run() {
@@ -208,6 +221,8 @@ private:
     void save(ValueRef v, int depth) {
         if (!v) fail(MILO_ERR_CORRUPT, "missing value");
         if (depth > kMaxDepth) fail(MILO_ERR_LIMIT, "values nested deeper than 1000 levels");
+        if ((registry_ || !needs_delegate_.empty()) && v.kind() == MILO_KIND_OBJECT)
+            v = delegated(v);
         if (get(v.get())) return;
         switch (v.kind()) {
             case MILO_KIND_NULL: op('N'); return;
@@ -243,8 +258,10 @@ private:
                 for (size_t start = 0; start < n; start += 1000) {
                     op('(');
                     for (size_t i = start; i < n && i < start + 1000; ++i) {
-                        Step s(path_, std::to_string(i));
-                        save(v.key(i), depth + 1);
+                        ValueRef key = v.key(i);
+                        Step s(path_, key.is(MILO_KIND_STRING) ? std::string(key.as_string())
+                                                               : std::to_string(i));
+                        save(key, depth + 1);
                         save(v[i], depth + 1);
                     }
                     op('u');
@@ -275,6 +292,51 @@ private:
             case MILO_KIND_OBJECT: save_object(v, depth); return;
         }
         fail(MILO_ERR_CORRUPT, "unknown value kind");
+    }
+
+    // In-house estimators (README.md): an object whose class has a registered transporter with
+    // MILO_EXT_SKLEARN_OBJECT is written as the pickle-level object that transporter makes of
+    // it (once per object; its result is not handed over again, the objects inside it are).
+    ValueRef delegated(ValueRef o) {
+        auto done = delegated_.find(o.get());
+        if (done != delegated_.end()) return {doc_.api(), done->second};
+        if (produced_.count(o.get())) return o;
+        std::string type(o.name());
+        auto known = delegates_.find(type);
+        if (known == delegates_.end()) {
+            std::string module, name;
+            const milo_sklearn_object_ext* ext = nullptr;
+            const milo_transporter* t = nullptr;
+            if (type[0] != '(' && split_global(type, module, name) && untrusted_class(module, name))
+                t = object_delegate(doc_.api(), registry_, type, ext);
+            known = delegates_.emplace(type, std::make_pair(t, ext)).first;
+        }
+        auto [t, ext] = known->second;
+        if (t == nullptr) {
+            auto needed = needs_delegate_.find(type);
+            if (needed != needs_delegate_.end())
+                fail(MILO_ERR_UNSUPPORTED, type + " is in the form of transporter \"" +
+                                               needed->second + "\", which is not loaded (load "
+                                               "its plugin to write this document)");
+            return o;
+        }
+        const milo_api* api = doc_.api();
+        scratch_.emplace_back(api);  // owns the result until the pickle is written
+        milo_value* out = nullptr;
+        milo_error err = MILO_ERROR_INIT;
+        const std::string path = path_text();
+        milo_status s = ext->export_object(t->self, api, registry_, doc_.get(), o.get(),
+                                           path.c_str(), scratch_.back().get(), &out, &err);
+        if (s != MILO_OK)
+            throw Error(s, "pickle writer: " + path + ": transporter \"" + t->id + "\": " +
+                               (err.message[0] ? err.message : "export_object failed"));
+        ValueRef r(api, out);
+        if (!r.is(MILO_KIND_OBJECT))
+            fail(MILO_ERR_PLUGIN, std::string("transporter \"") + t->id +
+                                      "\": export_object did not return an object");
+        produced_.insert(out);
+        delegated_.emplace(o.get(), out);
+        return r;
     }
 
     void save_items(ValueRef v, int depth, char batch_op) {
@@ -685,6 +747,13 @@ private:
     }
 
     DocRef doc_;
+    milo_registry* registry_;
+    std::deque<Doc> scratch_;                                   // delegates' results
+    std::unordered_map<milo_value*, milo_value*> delegated_;  // object → its delegate's result
+    std::unordered_set<milo_value*> produced_;                // results: not handed over again
+    std::unordered_map<std::string, std::string> needs_delegate_;  // class → transporter id
+    std::unordered_map<std::string, std::pair<const milo_transporter*,
+                                              const milo_sklearn_object_ext*>> delegates_;
     std::string core_;
     std::string out_;
     std::unordered_map<milo_value*, size_t> memo_;
@@ -698,9 +767,9 @@ private:
 
 }  // namespace
 
-std::string export_pickle(DocRef doc) {
+std::string export_pickle(DocRef doc, milo_registry* registry) {
     if (!doc.root()) throw Error(MILO_ERR_CORRUPT, "pickle writer: the document has no root");
-    return Writer(doc).run();
+    return Writer(doc, registry).run();
 }
 
 }  // namespace sklearn

@@ -2,6 +2,7 @@
 #include "sklearn_import.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -19,6 +20,7 @@
 #include "milo/readers/numpy_graph.hpp"
 #include "milo/readers/trust_policy.hpp"
 #include "milo/readers/zip_reader.hpp"
+#include "milo/sklearn_object.h"
 #include "sklearn_forms.hpp"
 
 namespace milo {
@@ -569,16 +571,29 @@ private:
     uint64_t long_work_ = 0;
 };
 
+// Classes whose objects a registered transporter took over (Delegator): for each, the
+// transporter id and the usages (Call, Instantiate bits) every object of the class went through.
+using Delegated = std::unordered_map<std::string, std::pair<std::string, unsigned>>;
+
 // Trust: every name the stream uses, with each way it is used.
-void set_trust(DocRef doc, const pickle::Graph& graph, const Converter& conv) {
+void set_trust(DocRef doc, const pickle::Graph& graph, const Converter& conv,
+               const Delegated& delegated = {}) {
     const std::unordered_set<std::string>& untrusted_calls = conv.untrusted_calls;
     for (const pickle::GlobalRef& g : graph.globals) {
         const std::string full = join_global(g.module, g.name);
         const readers::Usage usages[] = {readers::Usage::Call, readers::Usage::Instantiate,
                                          readers::Usage::Reference};
         const bool used[] = {g.called, g.instantiated, g.referenced};
+        auto d = delegated.find(full);
         for (int k = 0; k < 3; ++k) {
             if (!used[k]) continue;
+            if (d != delegated.end() && (d->second.second & unsigned(usages[k]))) {
+                // Vouched for by the plugin that validated every object of the class.
+                std::string usage =
+                    std::string(readers::usage_name(usages[k])) + kDelegatedNote + d->second.first;
+                doc.set_trust(full.c_str(), usage.c_str(), MILO_TRUST_TRUSTED);
+                continue;
+            }
             readers::TrustVerdict v = readers::classify(g.module, g.name, usages[k]);
             int32_t level = int32_t(v.level);
             if (usages[k] == readers::Usage::Call && untrusted_calls.count(full) &&
@@ -632,13 +647,225 @@ void import_zip(DocRef doc, const std::shared_ptr<Holder>& holder, pickle::Graph
     set_trust(doc, graph, conv);
 }
 
+// In-house estimators (README.md): objects of a class the trust policy neither trusts nor calls
+// dangerous, which a registered transporter claims (its `types`) and offers
+// MILO_EXT_SKLEARN_OBJECT for, are handed to that transporter after conversion, bottom-up; its
+// result replaces the pickle-level object wherever the document refers to it.
+class Delegator {
+public:
+    Delegator(DocRef doc, milo_registry* registry, std::string file)
+        : doc_(doc), api_(doc.api()), registry_(registry), file_(std::move(file)) {}
+
+    // Finds the delegates for the classes the stream instantiates or calls; false when none.
+    bool find(const pickle::Graph& graph) {
+        if (registry_ == nullptr) return false;
+        for (const pickle::GlobalRef& g : graph.globals) {
+            if (!g.called && !g.instantiated) continue;
+            const std::string full = join_global(g.module, g.name);
+            // The allowlist's classes stay ours; dangerous ones are never handed to anyone.
+            if (!untrusted_class(g.module, g.name)) continue;
+            const milo_sklearn_object_ext* ext = nullptr;
+            const milo_transporter* t = object_delegate(api_, registry_, full, ext);
+            if (t == nullptr) continue;
+            classes_[full] = {t, ext};
+        }
+        return !classes_.empty();
+    }
+
+    void run() {
+        std::string path = "/root";
+        ValueRef root = doc_.root();
+        ValueRef r = visit(root, path, 0);
+        if (r != root) doc_.set_root(r);
+    }
+
+    // Classes all of whose objects were handed over, with the usages seen.
+    Delegated delegated() const {
+        Delegated out;
+        for (const auto& [name, c] : classes_)
+            if (c.objects > 0 && c.objects == c.handed && !c.incomplete)
+                out[name] = {c.t->id, c.usages};
+        return out;
+    }
+
+private:
+    struct Class {
+        const milo_transporter* t = nullptr;
+        const milo_sklearn_object_ext* ext = nullptr;
+        size_t objects = 0, handed = 0;
+        unsigned usages = 0;
+        bool incomplete = false;  // an object of the class the walk could not hand over
+    };
+
+    static constexpr int kMaxDepth = 1100;  // the converter stops at 1000 levels of values
+
+    // Returns what replaces `v` (v itself when nothing does).
+    ValueRef visit(ValueRef v, std::string& path, int depth) {
+        auto seen = done_.find(v.get());
+        if (seen != done_.end()) return {api_, seen->second};
+        if (depth > kMaxDepth)
+            throw Error(MILO_ERR_LIMIT, file_ + ": " + path + ": nested too deep");
+        done_.emplace(v.get(), v.get());  // a cycle back to v finds v
+        const size_t mark = path.size();
+        switch (v.kind()) {
+            case MILO_KIND_LIST:
+            case MILO_KIND_TUPLE:
+            case MILO_KIND_SET:
+                for (size_t i = 0, n = v.size(); i < n; ++i) {
+                    path += "/" + std::to_string(i);
+                    ValueRef item = v[i];
+                    ValueRef r = visit(item, path, depth + 1);
+                    if (r != item) v.set_at(i, r);
+                    path.resize(mark);
+                }
+                break;
+            case MILO_KIND_MAP:
+                for (size_t i = 0, n = v.size(); i < n; ++i) {
+                    ValueRef key = v.key(i);
+                    mark_keys(key, depth + 1);
+                    path += "/" + (key.is(MILO_KIND_STRING) ? std::string(key.as_string())
+                                                            : std::to_string(i));
+                    ValueRef item = v[i];
+                    ValueRef r = visit(item, path, depth + 1);
+                    if (r != item) v.set_at(i, r);
+                    path.resize(mark);
+                }
+                break;
+            case MILO_KIND_TENSOR:
+                if (v.dtype() == MILO_DTYPE_OBJECT)
+                    for (size_t i = 0, n = v.size(); i < n; ++i) {
+                        path += "/" + std::to_string(i);
+                        ValueRef item = v.item(i);
+                        ValueRef r = visit(item, path, depth + 1);
+                        if (r != item) v.set_item(i, r);
+                        path.resize(mark);
+                    }
+                break;
+            case MILO_KIND_OBJECT: {
+                if (ValueRef a = v.args()) {
+                    path += "/args";
+                    visit(a, path, depth + 1);  // a tuple: replaced in place, never itself
+                    path.resize(mark);
+                    note_newobj(v, a);
+                }
+                if (ValueRef st = v.state()) {
+                    path += "/state";
+                    ValueRef r = visit(st, path, depth + 1);
+                    if (r != st) v.set_state(r);
+                    path.resize(mark);
+                }
+                ValueRef r = hand_over(v, path);
+                done_[v.get()] = r.get();
+                return r;
+            }
+            default: break;
+        }
+        return v;
+    }
+
+    ValueRef hand_over(ValueRef o, const std::string& path) {
+        auto c = classes_.find(std::string(o.name()));
+        if (c == classes_.end()) return o;
+        Class& cls = c->second;
+        ++cls.objects;
+        milo_error err = MILO_ERROR_INIT;
+        milo_value* out = nullptr;
+        milo_status s = cls.ext->import_object(cls.t->self, api_, registry_, doc_.get(), o.get(),
+                                               path.c_str(), &out, &err);
+        const std::string where = file_ + ": " + path + ": transporter \"" + cls.t->id + "\": ";
+        if (s != MILO_OK)
+            throw Error(s, where + (err.message[0] ? err.message : "import_object failed"));
+        if (out == nullptr) throw Error(MILO_ERR_PLUGIN, where + "import_object returned no value");
+        ValueRef r(api_, out);
+        try {
+            doc_.list().append(r);  // must be a value of this document
+        } catch (const Error&) {
+            throw Error(MILO_ERR_PLUGIN,
+                        where + "import_object returned a value of another document");
+        }
+        ++cls.handed;
+        cls.usages |= unsigned(o.args() ? readers::Usage::Call : readers::Usage::Instantiate);
+        return r;
+    }
+
+    // copyreg.__newobj__(cls, *args) / __newobj_ex__(cls, args, kwargs): an instance of cls
+    // made without the form the plugin receives; cls keeps its own classification.
+    void note_newobj(ValueRef o, ValueRef args) {
+        std::string_view type = o.name();
+        if ((type != "copyreg.__newobj__" && type != "copyreg.__newobj_ex__") || args.size() == 0 ||
+            !args[0].is(MILO_KIND_GLOBAL))
+            return;
+        auto c = classes_.find(std::string(args[0].name()));
+        if (c != classes_.end()) c->second.incomplete = true;
+    }
+
+    // Map keys cannot be replaced: objects of a delegated class there keep their pickle-level
+    // form, and their class its own classification.
+    void mark_keys(ValueRef v, int depth) {
+        const int32_t k = v.kind();
+        if (k != MILO_KIND_OBJECT && k != MILO_KIND_TENSOR && k != MILO_KIND_LIST &&
+            k != MILO_KIND_TUPLE && k != MILO_KIND_SET && k != MILO_KIND_MAP)
+            return;  // scalars hold no objects
+        if (depth > kMaxDepth || !key_seen_.insert(v.get()).second) return;
+        if (k == MILO_KIND_OBJECT) {
+            auto c = classes_.find(std::string(v.name()));
+            if (c != classes_.end()) c->second.incomplete = true;
+            if (ValueRef a = v.args()) mark_keys(a, depth + 1);
+            if (ValueRef st = v.state()) mark_keys(st, depth + 1);
+        } else if (k == MILO_KIND_TENSOR) {
+            if (v.dtype() == MILO_DTYPE_OBJECT)
+                for (size_t i = 0, n = v.size(); i < n; ++i) mark_keys(v.item(i), depth + 1);
+        } else {
+            for (size_t i = 0, n = v.size(); i < n; ++i) {
+                if (k == MILO_KIND_MAP) mark_keys(v.key(i), depth + 1);
+                mark_keys(v[i], depth + 1);
+            }
+        }
+    }
+
+    DocRef doc_;
+    const milo_api* api_;
+    milo_registry* registry_;
+    std::string file_;
+    std::unordered_map<std::string, Class> classes_;
+    std::unordered_map<milo_value*, milo_value*> done_;
+    std::unordered_set<milo_value*> key_seen_;
+};
+
 std::string display(const char* path) {
     return path && *path ? std::string(path) : std::string("<memory>");
 }
 
 }  // namespace
 
-void import_pickle(DocRef doc, const uint8_t* data, size_t size, const char* path) {
+// ---- in-house estimators: shared with sklearn_export.cpp ------------------------------------
+
+bool untrusted_class(std::string_view module, std::string_view name) {
+    for (readers::Usage u :
+         {readers::Usage::Call, readers::Usage::Instantiate, readers::Usage::Reference})
+        if (readers::classify(module, name, u).level != readers::TrustLevel::Untrusted)
+            return false;
+    return true;
+}
+
+const milo_transporter* object_delegate(const milo_api* api, milo_registry* registry,
+                                        const std::string& type,
+                                        const milo_sklearn_object_ext*& ext) {
+    if (registry == nullptr) return nullptr;
+    const milo_transporter* t = api->registry_find_transporter_for_type(registry, type.c_str());
+    if (t == nullptr || t->get_extension == nullptr || std::strcmp(t->id, kTransporterId) == 0)
+        return nullptr;
+    ext = static_cast<const milo_sklearn_object_ext*>(
+        t->get_extension(t->self, MILO_EXT_SKLEARN_OBJECT));
+    constexpr size_t kV1 = offsetof(milo_sklearn_object_ext, export_object) + sizeof(void*);
+    if (ext == nullptr || ext->struct_size < kV1 || ext->import_object == nullptr ||
+        ext->export_object == nullptr)
+        return nullptr;
+    return t;
+}
+
+void import_pickle(DocRef doc, const uint8_t* data, size_t size, const char* path,
+                  milo_registry* registry) {
     const std::string name = display(path);
     auto holder = std::make_shared<Holder>();
     holder->input.assign(reinterpret_cast<const char*>(data), size);
@@ -676,6 +903,8 @@ void import_pickle(DocRef doc, const uint8_t* data, size_t size, const char* pat
         throw Error(MILO_ERR_CORRUPT, name + ": " + e.what());
     }
     if (hasher.joinable()) hasher.join();
+    Delegator delegator(doc, registry, name);
+    if (delegator.find(graph)) delegator.run();
 
     // Header: what the model is and where it came from.
     ValueRef root = doc.root();
@@ -704,7 +933,7 @@ void import_pickle(DocRef doc, const uint8_t* data, size_t size, const char* pat
     if (!conv.shared_strings.empty())
         doc.set_metadata("pickle.shared_strings", nlohmann::json(conv.shared_strings).dump());
 
-    set_trust(doc, graph, conv);
+    set_trust(doc, graph, conv, delegator.delegated());
 }
 
 }  // namespace sklearn

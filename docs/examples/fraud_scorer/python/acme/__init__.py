@@ -1,0 +1,1 @@
+"""ACME's in-house models (the example of docs/examples/fraud_scorer)."""
