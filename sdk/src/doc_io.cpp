@@ -982,6 +982,14 @@ MILO_API milo_status milo_doc_open(milo_registry* registry, const char* path,
         if (f == nullptr) return fail(error, MILO_ERR_NOT_FOUND, "unknown document format \"%s\"", id);
     } else {
         f = milo_registry_find_format_for_content(registry, raw->data, head);
+        // A transporter that claims the content more strongly than the format wins (a PyMilo
+        // .json file is only "some JSON object" to the JSON format).
+        const milo_transporter* t =
+            f != nullptr ? milo_registry_find_transporter_for_content(registry, raw->data, head)
+                         : nullptr;
+        if (t != nullptr && f->probe != nullptr &&
+            t->probe(t->self, raw->data, head) > f->probe(f->self, raw->data, head))
+            f = nullptr;
     }
     try {
         if (f == nullptr &&

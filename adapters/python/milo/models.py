@@ -75,14 +75,15 @@ def _registry():
 
 def _open_any(reg, path):
     """(Document, is_document) for any input, decided by content as the milo tool does: a Milo
-    document in a registered format; else a native file through the transporter whose probe
-    recognises it; else, for a file named like a document, that format (for its precise
+    document in a registered format (unless a transporter's probe claims the bytes more
+    strongly, as for a PyMilo .json file); else a native file through the transporter whose
+    probe recognises it; else, for a file named like a document, that format (for its precise
     error); else the sklearn transporter (pickles of protocols 0 and 1 have no magic)."""
     with io.open(path, "rb") as f:
         head = f.read(_PROBE_BYTES)
-    if reg.probe_format(head) is not None:
-        return reg.load(path), True
     transporter = reg.probe_transporter(head)
+    if reg.probe_format(head) is not None and not reg.transporter_outbids_format(head):
+        return reg.load(path), True
     if transporter is None:
         if lib.milo_registry_find_format_for_path(reg._ptr, _capi.encode_path(path)):
             return reg.load(path), True

@@ -75,6 +75,10 @@ def _load_options(format, max_depth, verify):
     return opts
 
 
+#: the probe callback of transporter and format descriptors
+_PROBE_FN = ctypes.CFUNCTYPE(ctypes.c_int32, c_void_p, c_char_p, ctypes.c_size_t)
+
+
 def _call_writing(stream, run):
     """Calls run(callback) with a milo_write_fn that writes into `stream` (anything with
     write(bytes)). An exception raised by stream.write stops the C call and is re-raised here
@@ -247,6 +251,18 @@ class Registry(_Closable):
         head = _bytes_arg(head)
         t = lib.milo_registry_find_transporter_for_content(self._ptr, head, len(head))
         return _capi.text(t.contents.id) if t else None
+
+    def transporter_outbids_format(self, head):
+        """True when the transporter that recognises `head` is more confident than the format
+        that does (a PyMilo JSON file is only "some JSON object" to the JSON format), as in
+        milo_doc_open and the milo tool."""
+        head = _bytes_arg(head)
+        f = lib.milo_registry_find_format_for_content(self._ptr, head, len(head))
+        t = lib.milo_registry_find_transporter_for_content(self._ptr, head, len(head))
+        if not f or not t or not f.contents.probe or not t.contents.probe:
+            return bool(t) and not f
+        return (_PROBE_FN(t.contents.probe)(t.contents.self, head, len(head))
+                > _PROBE_FN(f.contents.probe)(f.contents.self, head, len(head)))
 
     # -- writing ---------------------------------------------------------------------------
 

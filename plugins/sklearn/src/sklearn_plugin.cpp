@@ -2,6 +2,7 @@
 // anything on the way in (README.md).
 #include "milo/milo_plugin.hpp"
 #include "milo/readers/decompress.hpp"
+#include "pymilo_import.hpp"
 #include "sklearn_import.hpp"
 
 namespace {
@@ -35,13 +36,34 @@ public:
             default: return 0;
         }
     }
+    // The registry is where in-house estimators find their transporters (README.md).
+    void decode(milo_registry* registry, const uint8_t* data, size_t size, const char* path,
+                milo::DocRef doc) override {
+        milo::sklearn::import_pickle(doc, data, size, path, registry);
+    }
+    void encode(milo_registry* registry, milo::DocRef doc, milo::plugin::Writer& out) override {
+        std::string bytes = milo::sklearn::export_pickle(doc, registry);
+        out.write(bytes.data(), bytes.size());
+    }
+};
+
+// PyMilo JSON files → the same documents (README.md, "PyMilo JSON"); read only.
+class PymiloTransporter : public milo::plugin::Transporter {
+public:
+    const char* id() const override { return milo::sklearn::kPymiloTransporterId; }
+    const char* description() const override {
+        return "PyMilo JSON files of scikit-learn models, read into the documents the sklearn "
+               "transporter makes (written back by it as pickle)";
+    }
+    const char* version() const override { return milo::sklearn::kRevision; }
+    const char* framework() const override { return "scikit-learn"; }
+    int32_t probe(const uint8_t* head, size_t size) const override {
+        return milo::sklearn::probe_pymilo(head, size);
+    }
+    bool can_encode() const override { return false; }
     void decode(milo_registry*, const uint8_t* data, size_t size, const char* path,
                 milo::DocRef doc) override {
-        milo::sklearn::import_pickle(doc, data, size, path);
-    }
-    void encode(milo_registry*, milo::DocRef doc, milo::plugin::Writer& out) override {
-        std::string bytes = milo::sklearn::export_pickle(doc);
-        out.write(bytes.data(), bytes.size());
+        milo::sklearn::import_pymilo(doc, data, size, path);
     }
 };
 
@@ -50,5 +72,6 @@ public:
 extern "C" MILO_PLUGIN_EXPORT milo_status milo_register(const milo_host* host, milo_error* error) {
     return milo::plugin::entry(host, error, "sklearn", "0.1.0", [](milo::plugin::Registrar& r) {
         r.add(std::make_unique<SklearnTransporter>());
+        r.add(std::make_unique<PymiloTransporter>());
     });
 }

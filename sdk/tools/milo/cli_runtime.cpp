@@ -318,6 +318,15 @@ Loaded load_input(Context* ctx, const std::string& path, const char* transporter
     }
 
     const milo_format* format = milo_registry_find_format_for_content(reg, head.data(), head.size());
+    if (format != nullptr && format->probe != nullptr && !documents_only) {
+        // a transporter that claims the content more strongly than the format wins (a PyMilo
+        // .json file is only "some JSON object" to the JSON format)
+        const milo_transporter* t =
+            milo_registry_find_transporter_for_content(reg, head.data(), head.size());
+        if (t != nullptr && t->probe(t->self, head.data(), head.size()) >
+                                format->probe(format->self, head.data(), head.size()))
+            format = nullptr;
+    }
     if (format == nullptr && path != "-" && transporter == nullptr &&
         (documents_only ||
          milo_registry_find_transporter_for_content(reg, head.data(), head.size()) == nullptr))
