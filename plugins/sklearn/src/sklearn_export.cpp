@@ -381,6 +381,14 @@ private:
             save_ndarray_form(o, depth);
             return;
         }
+        if (type == "numpy.dtype") {
+            // A plain dtype object (an estimator's `_fit_dtype`, say) is numpy's one object for
+            // that dtype, which the arrays of the same dtype share in the original pickle.
+            if (int32_t dt = plain_dtype_object(o)) {
+                save_plain_dtype(dt);
+                return;
+            }
+        }
         if (type == kStrType) {
             ValueRef a = args_tuple(o);
             if (a.size() != 1 || !a[0].is(MILO_KIND_BYTES)) fail(MILO_ERR_CORRUPT, "(str) needs (bytes,)");
@@ -512,6 +520,29 @@ private:
         }
         Step s(path_, "dtype");
         save(dtype, depth + 1);
+    }
+
+    // The document dtype whose numpy.dtype object `o` is exactly as numpy pickles a plain
+    // dtype (what save_plain_dtype writes), or 0.
+    static int32_t plain_dtype_object(ValueRef o) {
+        ValueRef a = o.args(), st = o.state();
+        if (!a || !a.is(MILO_KIND_TUPLE) || a.size() != 3 || !st || !st.is(MILO_KIND_TUPLE) ||
+            st.size() != 8 || !a[0].is(MILO_KIND_STRING) || !a[1].is(MILO_KIND_BOOL) ||
+            a[1].as_bool() || !a[2].is(MILO_KIND_BOOL) || !a[2].as_bool())
+            return 0;
+        int32_t dt = 0;
+        for (int32_t d = 1; d <= MILO_DTYPE_COMPLEX128 && dt == 0; ++d)
+            if (*canonical_spec(d) && a[0].as_string() == canonical_spec(d)) dt = d;
+        if (dt == 0) return 0;
+        auto is_int = [](ValueRef v, int64_t want) {
+            return v.is(MILO_KIND_INT) && v.int_text() == std::to_string(want);
+        };
+        const char* order = size_t(codec::dtype_info(dt)->size) == 1 ? "|" : "<";
+        bool plain = is_int(st[0], 3) && st[1].is(MILO_KIND_STRING) &&
+                     st[1].as_string() == order && st[2].is(MILO_KIND_NULL) &&
+                     st[3].is(MILO_KIND_NULL) && st[4].is(MILO_KIND_NULL) && is_int(st[5], -1) &&
+                     is_int(st[6], -1) && is_int(st[7], 0);
+        return plain ? dt : 0;
     }
 
     // numpy.dtype(spec, False, True): the call every dtype starts with (its state follows).

@@ -687,10 +687,15 @@ def _read_pickle(path):
 # The sweep
 
 
-def pickle_bytes_note(original, loaded):
+def pickle_bytes_note(original, loaded, reference):
     """Whether pickle.dumps(loaded) == pickle.dumps(original) (protocol 4): 'identical', or
-    'differ' with why when known. A copy made by plain pickle often differs too (numpy dtype
-    singletons become separate objects, so pickle memoises them differently)."""
+    'differ' with why. `reference` is the copy the native library itself makes of the same
+    input (pickle.load of the same pickle file, joblib.load of the same joblib file, a plain
+    pickle copy for milo.dump). The estimator "pickles deterministically" through that input
+    when the reference pickles to the original's bytes; then a difference is a failure
+    (BYTES_FAILURE). Otherwise the reference differs too (numpy dtype singletons become
+    separate objects, joblib stores a shared array once per use ...) and the note only records
+    it."""
     try:
         first = pickle.dumps(original, protocol=4)
         got = pickle.dumps(loaded, protocol=4)
@@ -698,11 +703,17 @@ def pickle_bytes_note(original, loaded):
             return "identical"
         if pickle.dumps(original, protocol=4) != first:
             return "differ (the original pickles differently twice)"
-        if got == pickle.dumps(pickle.loads(first), protocol=4):
-            return "differ (as a plain pickle copy does)"
-        return "differ"
+        copy = pickle.dumps(reference, protocol=4)
+        if copy == first:
+            return BYTES_FAILURE
+        if got == copy:
+            return "differ (as the native library's own copy does)"
+        return "differ (the native library's own copy differs too, in another way)"
     except Exception as e:  # noqa: BLE001
         return f"differ (pickling failed: {_exc(e)})"
+
+
+BYTES_FAILURE = "differ (the native library's own copy is identical)"
 
 
 def sweep_one(name, cls, data, through, workdir):
@@ -739,7 +750,16 @@ def sweep_one(name, cls, data, through, workdir):
         except Exception as e:  # noqa: BLE001
             failures.append(f"[{label}] {_exc(e)}")
             continue
-        notes[label] = pickle_bytes_note(est, loaded)
+        try:
+            reference = (read_native() if read_native is not None else
+                         pickle.loads(pickle.dumps(est, protocol=5)))
+            notes[label] = pickle_bytes_note(est, loaded, reference)
+        except Exception as e:  # noqa: BLE001
+            notes[label] = f"differ (the native copy failed: {_exc(e)})"
+        if notes[label] == BYTES_FAILURE:
+            failures.append(f"[{label}] pickle.dumps(loaded) != pickle.dumps(original), though "
+                            "the estimator pickles deterministically (the native library's own "
+                            "copy of the same input gives the original's bytes)")
         try:
             diffs = compare(est, loaded, X_test, y_test)
             if diffs and read_native is not None:
@@ -879,7 +899,23 @@ def self_test():
         else:
             failed += 1
             print(f"FAIL  {label}: expected a difference with {words!r}, got {diffs[:3]}")
-    passed = len(cases) + len({id(e) for e, *_ in cases}) - failed
+    # The pickle-bytes rule: a copy whose bytes differ fails only where the native library's
+    # own copy keeps the original's bytes.
+    from sklearn.impute import SimpleImputer
+    imputer = SimpleImputer().fit(data.X)   # _fit_dtype is the dtype object of statistics_
+    plain = pickle.loads(pickle.dumps(imputer))
+    split = pickle.loads(pickle.dumps(imputer))
+    split._fit_dtype = pickle.loads(pickle.dumps(split._fit_dtype))  # equal, no longer shared
+    bytes_cases = [("dtype sharing broken", split, plain, BYTES_FAILURE),
+                   ("plain copy", plain, plain, "identical")]
+    for label, loaded, reference, want in bytes_cases:
+        got = pickle_bytes_note(imputer, loaded, reference)
+        if got == want:
+            print(f"PASS  pickle bytes, {label}: {got}")
+        else:
+            failed += 1
+            print(f"FAIL  pickle bytes, {label}: expected {want!r}, got {got!r}")
+    passed = len(cases) + len({id(e) for e, *_ in cases}) + len(bytes_cases) - failed
     print(f"self-test: {passed} passed, {failed} failed")
     return failed
 
