@@ -395,10 +395,18 @@ public:
             std::vector<std::string>& s;
             ~Pop() { s.pop_back(); }
         } pop{model_stack_};
+        // Neighbor trees last: they share the model's _fit_X array (one object, as in PyMilo).
+        std::vector<std::pair<std::string, ValueRef>> members;
         for (const auto& m : data.members) {
             if (m.first == "_sklearn_version") has_version = true;
-            doc_.put(st, m.first, value(m.second, path + "." + m.first, 1));
+            members.emplace_back(m.first, m.second.find("pymilo-tree-type")
+                                              ? doc_.null()
+                                              : value(m.second, path + "." + m.first, 1));
         }
+        for (size_t i = 0; i < members.size(); ++i)
+            if (const JVal* t = data.members[i].second.find("pymilo-tree-type"))
+                members[i].second = neighbors_tree(*t, data, members, path + "." + members[i].first);
+        for (const auto& m : members) doc_.put(st, m.first, m.second);
         // BaseEstimator.__getstate__ adds the version the object was made with.
         if (!has_version) doc_.put(st, "_sklearn_version", doc_.string(version_));
         o.set_state(st);
@@ -1411,6 +1419,39 @@ private:
         }
         fail(v, path, "GLM loss of a model other than Poisson/Gamma/TweedieRegressor (" + model + ")",
              MILO_ERR_UNSUPPORTED);
+    }
+
+    // {"pymilo-tree-type": "KDTree"|"BallTree"} of a neighbors model: NeighborsTreeTransporter
+    // calls the tree class with the model's own _fit_X, leaf_size and effective_metric_ (and
+    // effective_metric_params_ as keywords: only an empty map can be a positional call).
+    ValueRef neighbors_tree(const JVal& t, const JVal& data,
+                            const std::vector<std::pair<std::string, ValueRef>>& members,
+                            const std::string& path) {
+        static const char* const kRebuilt[] = {"KNeighborsRegressor", "KNeighborsClassifier",
+                                               "RadiusNeighborsRegressor", "RadiusNeighborsClassifier",
+                                               "NearestNeighbors", "NearestCentroid"};
+        if (std::find_if(std::begin(kRebuilt), std::end(kRebuilt),
+                         [&](const char* m) { return model_stack_.back() == m; }) == std::end(kRebuilt)) {
+            // Other models (LocalOutlierFactor): PyMilo leaves the serialized dict in place.
+            ValueRef raw = doc_.map();
+            for (const auto& m : data.find(path.substr(path.rfind('.') + 1))->members)
+                doc_.put(raw, m.first, value(m.second, path + "." + m.first, 1));
+            return raw;
+        }
+        auto member = [&](const char* key) {
+            for (const auto& m : members)
+                if (m.first == key) return m.second;
+            fail(data, path, std::string("expected the key \"") + key + "\" beside the tree");
+        };
+        if (t.kind != JVal::Str || (t.text != "KDTree" && t.text != "BallTree"))
+            fail(t, path, "expected \"KDTree\" or \"BallTree\"", MILO_ERR_UNSUPPORTED);
+        const JVal& params = need(data, "effective_metric_params_", path);
+        if (params.kind != JVal::Obj || !params.members.empty())
+            fail(params, path, "tree with metric parameters (keyword arguments) is not supported",
+                 MILO_ERR_UNSUPPORTED);
+        const std::string name = t.text == "KDTree" ? "sklearn.neighbors._kd_tree.KDTree"
+                                                    : "sklearn.neighbors._ball_tree.BallTree";
+        return call(name, {member("_fit_X"), member("leaf_size"), member("effective_metric_")});
     }
 
     // {"pymilo-sgd-loss": name}: SGDClassifier(loss=name)._get_loss_function(name), i.e. the
