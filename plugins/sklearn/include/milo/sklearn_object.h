@@ -31,12 +31,12 @@ extern "C" {
 #endif
 
 /// Extension id, for `get_extension`. A change that breaks the contract below gets "/2".
-#define MILO_EXT_SKLEARN_OBJECT "milo.ext.sklearn.object/1"
+#define MILO_EXT_SKLEARN_OBJECT "milo.ext.sklearn_object/1"
 
 /// The extension table a transporter returns from `get_extension(self, MILO_EXT_SKLEARN_OBJECT)`.
 /// Static storage (it must live as long as the transporter). Growable: the sklearn transporter
 /// reads a member only when `struct_size` covers it; new members are appended.
-/// \since milo.ext.sklearn.object/1 (host ABI 2)
+/// \since milo.ext.sklearn_object/1 (host ABI 2)
 typedef struct milo_sklearn_object_ext {
     uint32_t struct_size;  ///< sizeof(milo_sklearn_object_ext) as the plugin compiled it
     uint32_t abi_version;  ///< MILO_ABI_VERSION the plugin compiled against
