@@ -240,23 +240,6 @@ private:
         return v;
     }
 
-    void utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += char(cp);
-        } else if (cp < 0x800) {
-            out += char(0xC0 | (cp >> 6));
-            out += char(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-        } else {
-            out += char(0xF0 | (cp >> 18));
-            out += char(0x80 | ((cp >> 12) & 0x3F));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-        }
-    }
     uint32_t hex4() {
         if (n_ - i_ < 4) fail("truncated \\u escape");
         uint32_t cp = 0;
@@ -311,7 +294,7 @@ private:
                     }
                     if (cp >= 0xD800 && cp < 0xE000)
                         fail("lone surrogate in a string (not representable in the document)");
-                    utf8(out, cp);
+                    codec::utf8_append(out, cp);
                     break;
                 }
                 default: fail(std::string("bad escape '\\") + e + "'");
@@ -578,9 +561,11 @@ private:
             return ensemble_loss(*t, path + ".pymilo-ensemble-loss");
         if (const JVal* t = v.find("pymilo-sgd-loss")) return sgd_loss(*t, path + ".pymilo-sgd-loss");
         if (has(v, "pymilo_glm_base_loss")) return glm_loss(v, path);
+        if (const JVal* t = v.find("pymilo-bunch")) return bunch(*t, path + ".pymilo-bunch");
+        if (const JVal* t = v.find("pymilo-generator"))
+            return generator(*t, path + ".pymilo-generator");
         // Forms not handled yet (see README.md, "PyMilo JSON").
-        for (const char* k : {"pymilo-tree-type", "pymilo-generator",
-                              "pymilo-sgdoptimizer", "pymilo-bunch"})
+        for (const char* k : {"pymilo-tree-type", "pymilo-sgdoptimizer"})
             if (has(v, k))
                 fail(v, path, std::string("\"") + k +
                                   "\" objects are rebuilt by PyMilo with Python code; not supported",
@@ -1425,7 +1410,7 @@ private:
     // calls the tree class with the model's own _fit_X, leaf_size and effective_metric_ (and
     // effective_metric_params_ as keywords: only an empty map can be a positional call).
     ValueRef neighbors_tree(const JVal& t, const JVal& data,
-                            const std::vector<std::pair<std::string, ValueRef>>& members,
+                            std::vector<std::pair<std::string, ValueRef>>& members,
                             const std::string& path) {
         static const char* const kRebuilt[] = {"KNeighborsRegressor", "KNeighborsClassifier",
                                                "RadiusNeighborsRegressor", "RadiusNeighborsClassifier",
@@ -1451,7 +1436,161 @@ private:
                  MILO_ERR_UNSUPPORTED);
         const std::string name = t.text == "KDTree" ? "sklearn.neighbors._kd_tree.KDTree"
                                                     : "sklearn.neighbors._ball_tree.BallTree";
+        // The tree keeps PyMilo's _fit_X itself (check_array returns it unchanged) only because
+        // that array's dtype is numpy's own float64 descriptor; an unpickled dtype is a copy,
+        // and check_array would make a view. So a float64 _fit_X gets numpy.dtype("f8", False,
+        // False) (copy=False: numpy's own descriptor; the state set on it changes nothing):
+        // the tree and the model then share one array, as in PyMilo.
+        for (auto& m : members) {
+            if (m.first != "_fit_X" || !m.second.is(MILO_KIND_TENSOR) ||
+                m.second.dtype() != MILO_DTYPE_FLOAT64)
+                continue;
+            ValueRef dtype =
+                call("numpy.dtype", {doc_.string("f8"), doc_.boolean(false), doc_.boolean(false)});
+            ValueRef st = doc_.tuple();  // the state it already has ("=": native, on any host)
+            for (ValueRef x : {doc_.integer(3), doc_.string("="), doc_.null(), doc_.null(),
+                               doc_.null(), doc_.integer(-1), doc_.integer(-1), doc_.integer(0)})
+                st.append(x);
+            dtype.set_state(st);
+            ValueRef a = ndarray_object(dtype);
+            doc_.put(a.state(), "data", m.second);
+            m.second = a;
+        }
         return call(name, {member("_fit_X"), member("leaf_size"), member("effective_metric_")});
+    }
+
+    // {"pymilo-generator": {"state": null}}: GeneratorTransporter makes default_rng(0) and calls
+    // __setstate__(state). On numpy 2.x Generator.__getstate__ is None (PyMilo writes null) and
+    // __setstate__(None) changes nothing: the result is default_rng(0), pickled by numpy 2.x as
+    // below (PCG64 seeded by SeedSequence(0); its state numbers are fixed). A non-null state
+    // (numpy 1.x files) is not supported.
+    ValueRef generator(const JVal& g, const std::string& path) {
+        const JVal& state = need(g, "state", path);
+        if (state.kind != JVal::Null || core_ != "numpy._core")
+            fail(g, path, "numpy Generator with a state (numpy 1.x) is not supported",
+                 MILO_ERR_UNSUPPORTED);
+        const std::string R = "numpy.random.";
+        const std::string pcg = R + "_pcg64.PCG64", seq = R + "bit_generator.SeedSequence";
+        use(pcg, readers::Usage::Reference);
+        use(seq, readers::Usage::Reference);
+        ValueRef bits = call(R + "_pickle.__bit_generator_ctor", {doc_.global(pcg.c_str())});
+        ValueRef pcg_state = doc_.map(), inner = doc_.map();
+        doc_.put(pcg_state, "bit_generator", doc_.string("PCG64"));
+        doc_.put(inner, "state", doc_.integer_text("35399562948360463058890781895381311971"));
+        doc_.put(inner, "inc", doc_.integer_text("87136372517582989555478159403783844777"));
+        doc_.put(pcg_state, "state", inner);
+        doc_.put(pcg_state, "has_uint32", doc_.integer(0));
+        doc_.put(pcg_state, "uinteger", doc_.integer(0));
+        // SeedSequence(0) as its Cython __reduce__ writes it: (class, field checksum, None) and
+        // the state (entropy, n_children_spawned, pool, pool_size, spawn_key).
+        ValueRef seed = call(R + "bit_generator.__pyx_unpickle_SeedSequence",
+                             {doc_.global(seq.c_str()), doc_.integer(65708578), doc_.null()});
+        ValueRef pool = doc_.tensor(MILO_DTYPE_UINT32, {4});
+        const uint32_t words[4] = {4265667335u, 1328953910u, 1320288413u, 3365567143u};
+        std::memcpy(pool.mutable_data().first, words, sizeof words);
+        use_array();
+        ValueRef seed_state = doc_.tuple();
+        for (ValueRef x : {doc_.integer(0), doc_.integer(0), pool, doc_.integer(4), doc_.tuple()})
+            seed_state.append(x);
+        seed.set_state(seed_state);
+        ValueRef bits_state = doc_.tuple();
+        bits_state.append(pcg_state);
+        bits_state.append(seed);
+        bits.set_state(bits_state);
+        return call(R + "_pickle.__generator_ctor", {bits});
+    }
+
+    // {"pymilo-bunch": {...}} (Stacking*/Voting* named_estimators_): BunchTransporter puts the
+    // values into a Bunch() as json.load read them; then GeneralDataStructureTransporter goes
+    // through the Bunch like any dict (general_dict). Pickled, a Bunch is __newobj__(Bunch) +
+    // its items (+ its __dict__ as BUILD state where Bunch() has one).
+    ValueRef bunch(const JVal& b, const std::string& path) {
+        if (b.kind != JVal::Obj) fail(b, path, "expected an object");
+        const std::string name = "sklearn.utils._bunch.Bunch";
+        use(name, readers::Usage::Instantiate);
+        ValueRef o = doc_.object(name.c_str());
+        ValueRef extras = doc_.object("(pickle_extras)");
+        ValueRef st = doc_.map();
+        doc_.put(st, "setitem", general_dict(b, path));
+        // Bunch.__init__ sets _deprecated_key_to_warnings on scikit-learn 1.9.1, not on 1.2.1
+        // (the two stacks checked); taken to start with 1.3.
+        if (sklearn_key() >= 1003) {
+            ValueRef dict = doc_.map();
+            doc_.put(dict, "_deprecated_key_to_warnings", doc_.map());
+            ValueRef build = doc_.list();
+            build.append(dict);
+            doc_.put(st, "build", build);
+        }
+        extras.set_state(st);
+        o.set_state(extras);
+        return o;
+    }
+
+    // GeneralDataStructureTransporter.get_deserialized_dict on a dict of raw JSON values: it
+    // ignores "pymilo-bypass" and the other transporters' forms, rebuilds tuples, sets, slices,
+    // ndarrays and numpy scalars at any depth, and in lists only ndarrays.
+    ValueRef general_dict(const JVal& v, const std::string& path) {
+        const bool ndarray_form = has(v, "pymiloed-data-structure") &&
+                                  v.find("pymiloed-data-structure")->kind == JVal::Str &&
+                                  v.find("pymiloed-data-structure")->text == "numpy.ndarray";
+        if (has(v, "pymilo-tuple") || has(v, "pymilo-set") || has(v, "pymilo-slice"))
+            fail(v, path, "tuple, set or slice inside a Bunch is not supported", MILO_ERR_UNSUPPORTED);
+        if (ndarray_form) return general_ndarray(v, path);
+        if (has(v, "np-type") && has(v, "value")) return numpy_value(v, path);
+        ValueRef map = doc_.map();
+        for (const auto& m : v.members) {
+            const std::string p = path + "." + m.first;
+            ValueRef x;
+            if (m.second.kind == JVal::Obj) {
+                if (has(m.second, "np-type") && !has(m.second, "value"))
+                    fail(m.second, p, "numpy key inside a Bunch is not supported", MILO_ERR_UNSUPPORTED);
+                x = general_dict(m.second, p);
+            } else if (m.second.kind == JVal::Arr) {
+                x = doc_.list();
+                for (size_t i = 0; i < m.second.items.size(); ++i) {
+                    const JVal& item = m.second.items[i];
+                    const JVal* t = item.find("pymiloed-data-structure");
+                    x.append(t && t->kind == JVal::Str && t->text == "numpy.ndarray"
+                                 ? general_ndarray(item, p + "[" + std::to_string(i) + "]")
+                                 : raw(item));
+                }
+            } else {
+                x = raw(m.second);
+            }
+            doc_.put(map, m.first, x);
+        }
+        return map;
+    }
+
+    // deep_deserialize_ndarray: as ndarray() for number and string dtypes (object arrays keep
+    // raw items there; not supported).
+    ValueRef general_ndarray(const JVal& v, const std::string& path) {
+        const JVal* dt = v.find("pymiloed-ndarray-dtype");
+        if (dt && dt->kind == JVal::Str && dt->text == "object")
+            fail(v, path, "object ndarray inside a Bunch is not supported", MILO_ERR_UNSUPPORTED);
+        return ndarray(v, path, 0);
+    }
+
+    // A JSON value as json.load gives it (the parser bounds the nesting).
+    ValueRef raw(const JVal& v) {
+        switch (v.kind) {
+            case JVal::Null: return doc_.null();
+            case JVal::Bool: return doc_.boolean(v.b);
+            case JVal::Int: return integer(v);
+            case JVal::Float: return doc_.number(v.f);
+            case JVal::Str: return doc_.string(v.text);
+            case JVal::Arr: {
+                ValueRef l = doc_.list();
+                for (const JVal& x : v.items) l.append(raw(x));
+                return l;
+            }
+            case JVal::Obj: {
+                ValueRef m = doc_.map();
+                for (const auto& x : v.members) doc_.put(m, x.first, raw(x.second));
+                return m;
+            }
+        }
+        fail(v, "", "unknown JSON value");
     }
 
     // {"pymilo-sgd-loss": name}: SGDClassifier(loss=name)._get_loss_function(name), i.e. the

@@ -12,7 +12,12 @@ recursively), every prediction method bit-identical on the held-out rows
 where it cannot, the estimator is listed and not attempted. Also reported, never failing:
 where PyMilo's import differs from the original estimator (PyMilo's own losses).
 
-usage: pymilo_sweep.py MILO_CLI WORK_DIR
+KNOWN_FAILURES lists, per scikit-learn version of the stack, the estimators the C++ reader does
+not convert yet, with the reason. The list is strict: a listed estimator that fails is "known"
+(not a failure), one that passes, is not attempted or does not exist fails the run ("remove it
+from the list"), and an unlisted failure fails the run.
+
+usage: pymilo_sweep.py MILO_CLI WORK_DIR [NAME ...]   (names: only these estimators)
 Exit: 0 all attempted passed, 1 failures (pymilo, numpy or scikit-learn missing included).
 """
 
@@ -42,6 +47,16 @@ import sweep_estimators as se  # noqa: E402
 MODEL_TABLES = ("LINEAR_MODEL", "NEURAL_NETWORK", "DECISION_TREE", "CLUSTERING", "NAIVE_BAYES",
                 "SVM", "NEIGHBORS", "ENSEMBLE", "CROSS_DECOMPOSITION", "COMPOSE")
 ALL_FORMATS_EVERY = 5
+
+# PyMilo forms the C++ reader refuses (MILO_ERR_UNSUPPORTED; plugins/sklearn/README.md).
+_CFNODE = ("PyMilo rebuilds the CF-node tree (pymilo_cfnode_id) with Python code; not "
+           "supported")
+_BISECT = ("PyMilo rebuilds _bisecting_tree (pymilo_model_type) with Python "
+           "code; not supported")
+KNOWN_FAILURES = {   # scikit-learn "major.minor" of the stack -> {estimator: reason}
+    "1.9": {"Birch": _CFNODE, "BisectingKMeans": _BISECT},
+    "1.2": {"Birch": _CFNODE, "BisectingKMeans": _BISECT},
+}
 
 
 def short(e):
@@ -86,6 +101,8 @@ def one(index, name, cls, data, cli, work):
         except Exception as e:  # noqa: BLE001
             return "fail", f"milo.load {ext}: {short(e)}", []
         # (clusterers without predict, e.g. DBSCAN, are compared by their attributes alone)
+        if ext != ".json":  # predictions update counters inside neighbor trees: a fresh import
+            theirs = Import(path).to_model()
         problems += [f"{ext}: {d}" for d in se.compare(theirs, mine, X_test, y_test)]
         if ext == ".json":
             import json
@@ -100,20 +117,35 @@ def one(index, name, cls, data, cli, work):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         print(__doc__)
         return 2
-    cli, work = sys.argv[1:3]
+    cli, work, only = sys.argv[1], sys.argv[2], set(sys.argv[3:])
     os.makedirs(work, exist_ok=True)
     se._import_numpy()
     data = se.Data()
     stack = (f"pymilo {pymilo.__version__}, scikit-learn {sklearn.__version__}, "
              f"numpy {numpy.__version__}")
-    passed, attempted, skipped, failures, loss_notes = 0, 0, [], [], []
+    series = ".".join(sklearn.__version__.split(".")[:2])
+    known = KNOWN_FAILURES.get(series, {})
+    names = {name for name, _ in estimators()}
+    passed, attempted, skipped, failures, loss_notes, known_seen = 0, 0, [], [], [], []
+    failures += [f"{n}: in the known-failure list but not one of PyMilo's estimators here: "
+                 "remove it from the list" for n in sorted(set(known) - names)]
     for index, (name, cls) in enumerate(estimators()):
+        if only and name not in only:
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             verdict, reason, losses = one(index, name, cls, data, cli, work)
+        if name in known:
+            if verdict == "fail":
+                verdict = "known"
+                known_seen.append(f"{name}: {known[name]} (now: {reason})")
+            else:
+                now = "passes" if verdict == "pass" else "is not attempted"
+                reason = f"known failure now {now}: remove it from the list ({reason})"
+                verdict = "fail"
         print(f"{verdict:5} {name}: {reason}", flush=True)
         if losses:
             loss_notes.append(f"{name}: {'; '.join(losses[:3])}")
@@ -130,12 +162,15 @@ def main():
     print(f"PyMilo's import differs from the original estimator (reported only): {len(loss_notes)}")
     for s in loss_notes:
         print("  ", s[:400])
+    print(f"known failures (KNOWN_FAILURES[{series!r}]): {len(known_seen)}")
+    for k in known_seen:
+        print("  ", k[:600])
     print(f"failures: {len(failures)}")
     for f in failures:
         print("  ", f[:600])
-    print(f"{stack}: {passed}/{attempted} passed")
-    return 0 if passed == attempted and attempted else 1
-
+    print(f"{stack}: {passed}/{attempted} passed, {len(known_seen)} known failures, "
+          f"{len(failures)} failures")
+    return 0 if not failures and attempted else 1
 
 if __name__ == "__main__":
     sys.exit(main())
