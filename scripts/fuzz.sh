@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh 600 joblib                             the joblib/pickle reader (sdk/readers)
 #   scripts/fuzz.sh 600 pickle                             the safe pickle VM (sdk/readers)
 #   scripts/fuzz.sh 600 zip decompress                     zip reader, bounded decompression
+#   scripts/fuzz.sh 600 sklearn                            sklearn/PyMilo importers + pickle writer
 # Corpora live in tests/fuzz/corpus/<target>/ and grow as the fuzzer finds new coverage, except
 # onnx's: tests/fuzz/corpus/onnx/ holds only its seeds, the grown corpus stays in
 # build-fuzz/corpus/onnx/, and joblib's: its seeds are files that Debian's joblib writes
@@ -58,6 +59,15 @@ for t in "${targets[@]}"; do
     mkdir -p "$root/build-fuzz/seeds/pickle" "$corpus"
     /usr/bin/python3 "$root/tests/fuzz/make_pickle_seeds.py" "$root/build-fuzz/seeds/pickle" >/dev/null
     seeds=("$root/build-fuzz/seeds/pickle")
+    extra=(-dict="$root/tests/fuzz/pickle.dict")
+  elif [ "$t" = sklearn ]; then
+    # seeds: small fitted estimators as pickles and joblib files (first byte 0), and the PyMilo
+    # JSON files of the shared fixtures (first byte 1), used in place
+    corpus="$root/build-fuzz/corpus/sklearn"
+    mkdir -p "$root/build-fuzz/seeds/sklearn" "$corpus"
+    /usr/bin/python3 "$root/tests/fuzz/make_sklearn_seeds.py" "$root/build-fuzz/seeds/sklearn" \
+      "${MILO_PYMILO_FIXTURES_DIR:-$root/../shared/fixtures/pymilo}" >/dev/null
+    seeds=("$root/build-fuzz/seeds/sklearn")
     extra=(-dict="$root/tests/fuzz/pickle.dict")
   elif [ "$t" = zip ] || [ "$t" = decompress ]; then
     corpus="$root/build-fuzz/corpus/$t"
