@@ -21,7 +21,7 @@ fi
 cmake -S "$src/tests/install/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
   -DCMAKE_BUILD_RPATH="$tmp/prefix/lib" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
-"$tmp/consumer/consumer_c" | grep -q "values=4 abi=1" || { echo "C consumer failed"; exit 1; }
+"$tmp/consumer/consumer_c" | grep -q "values=4 abi=2" || { echo "C consumer failed"; exit 1; }
 "$tmp/consumer/consumer_cpp" >/dev/null || { echo "C++ consumer did not find the installed plugins"; exit 1; }
 
 # plugins/template, copied out of the tree as its README says, built against the installed SDK
