@@ -939,6 +939,9 @@ void Vm::sync_globals() {
 
 Node* Vm::global(std::string_view module, std::string_view name) {
     if (module.empty() || name.empty()) fail(op() + ": empty module or name");
+    // Python can import neither (embedded NUL); documents name globals as C strings.
+    if (module.find('\0') != std::string_view::npos || name.find('\0') != std::string_view::npos)
+        fail(op() + ": module or name contains a NUL byte");
     sync_globals();
     const bool fix = proto_ < 3;  // CPython applies fix_imports below protocol 3
     // Key: fixed?, the module's length, module, name (no separator that a name could contain).
