@@ -396,6 +396,7 @@ private:
             op('X');
             u32(uint32_t(b.size()));
             out_.append(b.data(), b.size());
+            memoize(o.get());  // one string object wherever the document shares the node
             return;
         }
         if (type == "builtins.bytearray" && o.args() && o.args().size() == 1 &&

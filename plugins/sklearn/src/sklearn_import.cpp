@@ -128,7 +128,10 @@ public:
         auto found = done_.find(n);
         if (found != done_.end()) {
             charge(n);
-            if (n->kind == Kind::Str && shared_seen_.insert(n->text).second)
+            // (A string with lone surrogates is a "(str)" object, shared as a node instead.)
+            if (n->kind == Kind::Str &&
+                codec::utf8_invalid_at(n->text.data(), n->text.size()) == SIZE_MAX &&
+                shared_seen_.insert(n->text).second)
                 shared_strings.push_back(std::string(n->text));
             return {doc_.api(), found->second};
         }
@@ -449,12 +452,21 @@ private:
     }
 
     // Structured dtype whose fields are all plain little-endian numbers → a record tensor.
+    // A field name a record tensor column can have: non-empty UTF-8 without NUL, and not one
+    // of the "(padding N)" columns this importer adds. Other records keep the ndarray form.
+    static bool column_name(const std::string& name) {
+        return !name.empty() && name.find('\0') == std::string::npos &&
+               codec::utf8_invalid_at(name.data(), name.size()) == SIZE_MAX &&
+               name.rfind("(padding", 0) != 0;
+    }
+
     ValueRef record_tensor(const numpy::DType& d, const numpy::Array& a) {
         if (d.fields.empty() || d.base) return {};
         for (const numpy::Field& f : d.fields) {
             const numpy::DType& ft = element_dtype(f);
             if (milo_dtype_of(ft) == 0 || ft.byteorder == '>' || !canonical_dtype(ft) ||
-                f.title != nullptr)
+                f.title != nullptr || !column_name(f.name) ||
+                (f.type->base && f.type->subarray_shape.size() > 16))
                 return {};
         }
         std::string bytes(a.data);

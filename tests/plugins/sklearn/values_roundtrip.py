@@ -31,6 +31,8 @@ def values():
         v["scalar%d" % i] = x
     v["str"] = "héllo wörld ✓"
     v["str_surrogate"] = "a\ud800b"
+    surrogate = "shared\udc80"
+    v["str_surrogate_shared"] = [surrogate, surrogate, {surrogate: surrogate}]  # memo hits
     v["bytes"] = b"\x00\xff" * 300
     v["bytes_empty"] = b""
     v["bytearray"] = bytearray(b"abc")
