@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "milo/milo_codec.hpp"
+#include "milo/readers/pickle_emit.hpp"
 #include "milo/sklearn_object.h"
 #include "sklearn_forms.hpp"
 #include "sklearn_import.hpp"
@@ -85,43 +86,7 @@ private:
         emit_get(it->second);
         return true;
     }
-    void save_int(int64_t v) {
-        if (v >= 0 && v < 256) {
-            op('K');
-            out_.push_back(char(v));
-        } else if (v >= 0 && v < 65536) {
-            op('M');
-            out_.push_back(char(v));
-            out_.push_back(char(v >> 8));
-        } else if (v >= INT32_MIN && v <= INT32_MAX) {
-            op('J');
-            u32(uint32_t(int32_t(v)));
-        } else {
-            std::string le;
-            for (int i = 0; i < 8; ++i) le.push_back(char(uint64_t(v) >> (8 * i)));
-            save_long(trim_le(le));
-        }
-    }
-    static std::string trim_le(std::string le) {
-        // Shortest two's complement: drop top bytes that only repeat the sign.
-        while (le.size() > 1) {
-            unsigned char top = static_cast<unsigned char>(le.back());
-            unsigned char next = static_cast<unsigned char>(le[le.size() - 2]);
-            if ((top == 0x00 && !(next & 0x80)) || (top == 0xFF && (next & 0x80))) le.pop_back();
-            else break;
-        }
-        return le;
-    }
-    void save_long(const std::string& le) {
-        if (le.size() < 256) {
-            op('\x8a');
-            out_.push_back(char(le.size()));
-        } else {
-            op('\x8b');
-            u32(uint32_t(le.size()));
-        }
-        out_ += le;
-    }
+    void save_int(int64_t v) { pickle::emit::int64(out_, v); }
     // Decimal text → little-endian two's complement.
     void save_int_text(std::string_view t) {
         bool neg = !t.empty() && t[0] == '-';
@@ -147,14 +112,9 @@ private:
                 carry = v >> 8;
             }
         }
-        save_long(trim_le(le));
+        pickle::emit::long_bytes(out_, pickle::emit::trim_le(le));
     }
-    void save_float(double d) {
-        uint64_t bits;
-        std::memcpy(&bits, &d, 8);
-        op('G');
-        for (int i = 7; i >= 0; --i) out_.push_back(char(bits >> (8 * i)));
-    }
+    void save_float(double d) { pickle::emit::float64(out_, d); }
     // Strings the source shared (pickle.shared_strings) are memoized and shared again.
     void save_str(std::string_view s) {
         if (!shared_.empty()) {
@@ -202,15 +162,7 @@ private:
         op('\x94');
         globals_.emplace(std::string(full), next_memo_++);
     }
-    void emit_get(size_t index) {
-        if (index < 256) {
-            op('h');
-            out_.push_back(char(index));
-        } else {
-            op('j');
-            u32(uint32_t(index));
-        }
-    }
+    void emit_get(size_t index) { pickle::emit::get(out_, index); }
     void save_shape(const std::vector<int64_t>& shape) {
         op('(');
         for (int64_t d : shape) save_int(d);
