@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config nlohmann-json3-dev libyaml-cpp-dev libprotobuf-dev
       protobuf-compiler catch2 libonnx-dev clang libclang-rt-14-dev python3-venv python3-numpy
-      zlib1g-dev libbz2-dev liblzma-dev liblz4-dev python3-sklearn python3-joblib python3-lz4)
+      zlib1g-dev libbz2-dev liblzma-dev liblz4-dev python3-sklearn python3-joblib python3-lz4
+      python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,6 +63,9 @@ constexpr AllowEntry kScipyAllow[] = {
 constexpr AllowEntry kSklearnAllow[] = {
 #include "trust_allowlist_sklearn.inc"
 };
+constexpr AllowEntry kTorchAllow[] = {
+#include "trust_allowlist_torch.inc"
+};
 // Another plugin's part (e.g. torch) joins by adding its .inc file here and to kParts.
 
 struct Part {
@@ -75,6 +78,7 @@ constexpr Part kParts[] = {
     {kNumpyAllow, std::size(kNumpyAllow), "allowlisted (numpy)"},
     {kScipyAllow, std::size(kScipyAllow), "allowlisted (scipy)"},
     {kSklearnAllow, std::size(kSklearnAllow), "allowlisted (scikit-learn)"},
+    {kTorchAllow, std::size(kTorchAllow), "allowlisted (torch.load weights_only)"},
 };
 
 constexpr size_t entry_count() {
