@@ -451,6 +451,8 @@ TEST_CASE("malformed and hostile streams fail with the offset and reason") {
          "GLOBAL: module or name contains a NUL byte"},
         {"STACK_GLOBAL with a NUL in its module", b("8c 03 'o' 00 's' 8c 01 'x' 93"), 8,
          "STACK_GLOBAL: module or name contains a NUL byte"},
+        {"STACK_GLOBAL with a lone surrogate", b("8c 03 ed a0 80 8c 01 'x' 93"), 8,
+         "STACK_GLOBAL: module or name is not UTF-8"},
         {"PERSID not ASCII", b("'P' e9 0a"), 0,
          "PERSID: persistent IDs in protocol 0 must be ASCII"},
         {"STACK_GLOBAL with an int name", b("8c 01 'm' 'K' 01 93"), 5,

@@ -939,9 +939,13 @@ void Vm::sync_globals() {
 
 Node* Vm::global(std::string_view module, std::string_view name) {
     if (module.empty() || name.empty()) fail(op() + ": empty module or name");
-    // Python can import neither (embedded NUL); documents name globals as C strings.
+    // Python can import neither (embedded NUL, lone surrogates: STACK_GLOBAL's str operands
+    // may carry them); documents name globals as C strings of UTF-8.
     if (module.find('\0') != std::string_view::npos || name.find('\0') != std::string_view::npos)
         fail(op() + ": module or name contains a NUL byte");
+    if (invalid_utf8(module, false) != std::string_view::npos ||
+        invalid_utf8(name, false) != std::string_view::npos)
+        fail(op() + ": module or name is not UTF-8");
     sync_globals();
     const bool fix = proto_ < 3;  // CPython applies fix_imports below protocol 3
     // Key: fixed?, the module's length, module, name (no separator that a name could contain).
