@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh 600 pickle                             the safe pickle VM (sdk/readers)
 #   scripts/fuzz.sh 600 zip decompress                     zip reader, bounded decompression
 #   scripts/fuzz.sh 600 sklearn                            sklearn/PyMilo importers + pickle writer
+#   scripts/fuzz.sh 600 torch                              torch.save reader + .pt writer
 # Corpora live in tests/fuzz/corpus/<target>/ and grow as the fuzzer finds new coverage, except
 # onnx's: tests/fuzz/corpus/onnx/ holds only its seeds, the grown corpus stays in
 # build-fuzz/corpus/onnx/, and joblib's: its seeds are files that Debian's joblib writes
@@ -68,6 +69,18 @@ for t in "${targets[@]}"; do
     /usr/bin/python3 "$root/tests/fuzz/make_sklearn_seeds.py" "$root/build-fuzz/seeds/sklearn" \
       "${MILO_PYMILO_FIXTURES_DIR:-$root/../shared/fixtures/pymilo}" >/dev/null
     seeds=("$root/build-fuzz/seeds/sklearn")
+    extra=(-dict="$root/tests/fuzz/pickle.dict")
+  elif [ "$t" = torch ]; then
+    # seeds: the torch.save files of the reader's tests up to 64 KB (written by Debian's torch)
+    corpus="$root/build-fuzz/corpus/torch"
+    fixtures="$root/build-fuzz/torch_fixtures"
+    [ -f "$fixtures/manifest.json" ] || /usr/bin/python3 "$root/tests/plugins/torch/make_checkpoints.py" "$fixtures" >/dev/null
+    mkdir -p "$root/build-fuzz/seeds/torch" "$corpus"
+    find "$fixtures" -name '*.pt' -size -64k | while read -r f; do
+      rel="${f#"$fixtures"/}"
+      cp -n "$f" "$root/build-fuzz/seeds/torch/${rel//\//_}"
+    done
+    seeds=("$root/build-fuzz/seeds/torch")
     extra=(-dict="$root/tests/fuzz/pickle.dict")
   elif [ "$t" = zip ] || [ "$t" = decompress ]; then
     corpus="$root/build-fuzz/corpus/$t"
