@@ -304,7 +304,14 @@ private:
             ValueRef o = doc_.object(kCallType);  // a callable made by another call
             remember(n, o);
             ValueRef args = doc_.tuple();
-            args.append(convert(n->callable, depth + 1));
+            ValueRef callable = convert(n->callable, depth + 1);
+            // A call's result recognised as a plain value (bytes from _codecs.encode, say)
+            // cannot be called: Python fails there too, and the VM refuses it when written.
+            if (!callable.is(MILO_KIND_OBJECT) && !callable.is(MILO_KIND_GLOBAL))
+                fail_at(n, "REDUCE: the callable (made by the call at byte " +
+                               std::to_string(n->callable->offset) + ") is a plain value, "
+                               "which cannot be called");
+            args.append(callable);
             for (const Node* item : n->args->items) args.append(convert(item, depth + 1));
             o.set_args(args);
             set_state(o, n, depth);
@@ -405,7 +412,7 @@ private:
     ValueRef make_array(const Node* n, const numpy::Array& a, int depth) {
         if (a.form != "joblib") note_core(a.module);
         const numpy::DType& d = *a.dtype;
-        if (!a.fortran && canonical_dtype(d))
+        if (!a.fortran && canonical_dtype(d) && plain_bools(milo_dtype_of(d), a.data))
             return tensor_over(milo_dtype_of(d), a.shape, a.data);
         ValueRef o = doc_.object("numpy.ndarray");
         remember(n, o);
@@ -425,7 +432,7 @@ private:
             for (size_t i = 0; i < a.objects.size(); ++i)
                 t.set_item(order[i], convert(a.objects[i], depth + 1));
             doc_.put(st, "data", t);
-        } else if (int32_t md = milo_dtype_of(d)) {
+        } else if (int32_t md = milo_dtype_of(d); md != 0 && plain_bools(md, a.data)) {
             std::string bytes(a.data);
             if (d.byteorder == '>') byteswap(bytes, swap_unit(md));
             if (a.fortran) bytes = reorder(bytes, a.shape, d.itemsize, /*to_c=*/true);
@@ -452,6 +459,15 @@ private:
     }
 
     // Structured dtype whose fields are all plain little-endian numbers → a record tensor.
+    // numpy keeps a bool's byte as it was written; a document bool is 0 or 1. Arrays and
+    // scalars with other bytes keep their raw bytes (the ndarray form, the scalar's bytes).
+    static bool plain_bools(int32_t md, std::string_view bytes) {
+        if (md != MILO_DTYPE_BOOL) return true;
+        for (char c : bytes)
+            if (static_cast<unsigned char>(c) > 1) return false;
+        return true;
+    }
+
     // A field name a record tensor column can have: non-empty UTF-8 without NUL, and not one
     // of the "(padding N)" columns this importer adds. Other records keep the ndarray form.
     static bool column_name(const std::string& name) {
@@ -469,6 +485,12 @@ private:
                 (f.type->base && f.type->subarray_shape.size() > 16))
                 return {};
         }
+        for (const numpy::Field& f : d.fields)  // bool columns: every byte 0 or 1
+            if (milo_dtype_of(element_dtype(f)) == MILO_DTYPE_BOOL)
+                for (size_t r = 0; r < a.data.size(); r += d.itemsize)
+                    if (!plain_bools(MILO_DTYPE_BOOL,
+                                     a.data.substr(r + f.offset, f.type->itemsize)))
+                        return {};
         std::string bytes(a.data);
         if (a.fortran) bytes = reorder(bytes, a.shape, d.itemsize, true);
         ValueRef t = doc_.record_tensor(d.itemsize, a.shape);
@@ -509,7 +531,7 @@ private:
         remember(n, o);
         ValueRef args = doc_.tuple();
         args.append(dtype_value(*s.dtype, depth));
-        if (md != 0) {
+        if (md != 0 && plain_bools(md, s.data)) {
             std::string bytes(s.data);
             if (s.dtype->byteorder == '>') byteswap(bytes, swap_unit(md));
             ValueRef t = doc_.tensor(md, {});

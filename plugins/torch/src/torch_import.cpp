@@ -46,6 +46,7 @@ struct Storage {
     const Node* pid = nullptr;  // first persistent id naming it
     size_t tensors = 0;         // distinct _rebuild_tensor_v2 calls over it
     bool loaded = false;
+    bool checked = false;  // bool storages: every byte 0 or 1
     std::string_view data;
     milo_value* node = nullptr;  // its torch.storage object, once made
 };
@@ -188,6 +189,16 @@ private:
         if (!s.loaded) {
             s.data = loader_(s);
             s.loaded = true;
+        }
+        if (!s.checked) {
+            s.checked = true;
+            if (s.cls->dtype == MILO_DTYPE_BOOL)  // torch writes 0 or 1; a document bool is too
+                for (size_t i = 0; i < s.data.size(); ++i)
+                    if (static_cast<unsigned char>(s.data[i]) > 1)
+                        fail(MILO_ERR_CORRUPT, path,
+                             "bool storage \"" + it->first + "\" has byte " + std::to_string(i) +
+                                 " = " + std::to_string(static_cast<unsigned char>(s.data[i])) +
+                                 " (expected 0 or 1)");
         }
         return s;
     }
