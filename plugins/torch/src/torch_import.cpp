@@ -677,7 +677,8 @@ void read_legacy(DocRef doc, Holder& holder, pickle::Graph& graph, Reader& reade
 }
 
 bool legacy_head(const uint8_t* p, size_t n) {
-    return n >= 13 && p[0] == 0x80 && p[1] == 0x02 && p[2] == 0x8a && p[3] == 10 &&
+    return n >= 4 + sizeof kLegacyMagic && p[0] == 0x80 && p[1] == 0x02 && p[2] == 0x8a &&
+           p[3] == sizeof kLegacyMagic &&
            std::memcmp(p + 4, kLegacyMagic, sizeof kLegacyMagic) == 0;
 }
 
