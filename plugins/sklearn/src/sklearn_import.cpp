@@ -485,6 +485,14 @@ private:
                 (f.type->base && f.type->subarray_shape.size() > 16))
                 return {};
         }
+        {  // numpy allows fields that overlap (explicit offsets); columns cannot
+            std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, end) of sized fields
+            for (const numpy::Field& f : d.fields)
+                if (f.type->itemsize > 0) spans.emplace_back(f.offset, f.offset + f.type->itemsize);
+            std::sort(spans.begin(), spans.end());
+            for (size_t i = 1; i < spans.size(); ++i)
+                if (spans[i].first < spans[i - 1].second) return {};
+        }
         for (const numpy::Field& f : d.fields)  // bool columns: every byte 0 or 1
             if (milo_dtype_of(element_dtype(f)) == MILO_DTYPE_BOOL)
                 for (size_t r = 0; r < a.data.size(); r += d.itemsize)
