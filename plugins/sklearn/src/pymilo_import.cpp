@@ -854,6 +854,12 @@ private:
                           const std::vector<int64_t>& shape, uint64_t count, const std::string& path) {
         if (count > loc_size_limit() / std::max<uint64_t>(itemsize, 1))
             fail(list, path, "array larger than the file could hold", MILO_ERR_LIMIT);
+        std::set<std::string> names;  // numpy refuses these names too
+        for (const Field& f : fields)
+            if (f.name.empty() || f.name.find('\0') != std::string::npos ||
+                f.name.rfind("(padding", 0) == 0 || !names.insert(f.name).second)
+                fail(list, path, "structured dtype: field name \"" + f.name +
+                                     "\" is empty, repeated or reserved");
         ValueRef t = doc_.record_tensor(itemsize, shape);
         for (const Field& f : fields) t.add_field(f.name.c_str(), f.dtype, f.offset, {});
         char* base = static_cast<char*>(t.mutable_data().first);

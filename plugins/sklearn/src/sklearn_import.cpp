@@ -485,7 +485,11 @@ private:
                 (f.type->base && f.type->subarray_shape.size() > 16))
                 return {};
         }
-        {  // numpy allows fields that overlap (explicit offsets); columns cannot
+        {  // numpy allows fields that overlap (explicit offsets); columns cannot, nor can
+           // two columns share a name (a pickled dtype state may repeat one)
+            std::set<std::string_view> names;
+            for (const numpy::Field& f : d.fields)
+                if (!names.insert(f.name).second) return {};
             std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, end) of sized fields
             for (const numpy::Field& f : d.fields)
                 if (f.type->itemsize > 0) spans.emplace_back(f.offset, f.offset + f.type->itemsize);
