@@ -13,20 +13,13 @@
 
 #include <google/protobuf/stubs/logging.h>
 
+#include "fuzz_checks.hpp"
 #include "milo/milo.hpp"
 #include "onnx_import.hpp"
 
 namespace {
 
-const milo::Registry& registry() {
-    static const milo::Registry reg;  // the built-in document formats; no plugins
-    return reg;
-}
-
-[[noreturn]] void bug(const char* what, const std::string& detail) {
-    std::fprintf(stderr, "fuzz_onnx: %s: %s\n", what, detail.c_str());
-    std::abort();
-}
+constexpr const char* kTarget = "fuzz_onnx";
 
 }  // namespace
 
@@ -39,30 +32,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         milo::onnx_import::import_model(schema, doc, data, size, "<fuzz>");
     } catch (const milo::Error& e) {
-        const std::string m = e.what();
-        if (e.code() == MILO_ERR_INTERNAL || e.code() == MILO_ERR_PLUGIN)
-            bug("internal error", m);
-        if (m.rfind("<fuzz>: ", 0) != 0) bug("error without the input's name", m);
+        const std::string m = milo_fuzz::check_refusal(kTarget, e);
+        if (m.rfind("<fuzz>: ", 0) != 0) milo_fuzz::bug(kTarget, "error without the input's name", m);
         const bool located = m.find(": byte ") != std::string::npos ||
                              m.find(": /root") != std::string::npos;
-        if (!located) bug("error without a byte offset or document path", m);
+        if (!located) milo_fuzz::bug(kTarget, "error without a byte offset or document path", m);
         return 0;
     }
-    milo::SaveOptions o;
-    o.format = "json";
-    o.tensors = MILO_TENSORS_COMPACT;
-    std::string text;
-    try {
-        text = registry().encode(doc, o);
-    } catch (const milo::Error& e) {
-        bug("an imported document cannot be saved as JSON", e.what());
-    }
-    try {
-        milo::Doc back = registry().decode(text, "json");
-        std::string where;
-        if (!doc.equals(back, &where)) bug("JSON round trip changed the document", where);
-    } catch (const milo::Error& e) {
-        bug("the JSON of an imported document does not load", e.what());
-    }
+    milo_fuzz::check_json_round_trip(kTarget, doc);
     return 0;
 }
