@@ -377,8 +377,8 @@ def dumps(obj, format="json", **options):
 
 
 def load(path, trusted=None):
-    """Reads the object back from `path`: a Milo document in any format, or a pickle or
-    joblib file (read without running it: decoded to a document first). Raises
+    """Reads the object back from `path`: a Milo document in any format, or a pickle, joblib
+    or PyMilo JSON file (read without running it: decoded to a document first). Raises
     UntrustedTypesError, before anything is unpickled, when the model names a type or function
     that is not trusted — unless `trusted` (a list of exact "module.qualname" strings) allows
     it — or anything dangerous (never loaded)."""
