@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -121,6 +122,7 @@ private:
                 ++i_;
                 return v;
             }
+            std::unordered_map<std::string, size_t> index;  // key → its member (O(1) per key)
             for (;;) {
                 ws();
                 if (i_ >= n_ || p_[i_] != '"') fail("expected a string key or '}'");
@@ -129,9 +131,8 @@ private:
                 if (i_ >= n_ || p_[i_] != ':') fail("expected ':' after an object key");
                 ++i_;
                 JVal item = value(depth + 1);
-                auto dup = std::find_if(v.members.begin(), v.members.end(),
-                                        [&](const auto& m) { return m.first == key; });
-                if (dup != v.members.end()) dup->second = std::move(item);
+                auto [at, added] = index.try_emplace(key, v.members.size());
+                if (!added) v.members[at->second].second = std::move(item);
                 else v.members.emplace_back(std::move(key), std::move(item));
                 ws();
                 if (i_ < n_ && p_[i_] == ',') {
