@@ -769,17 +769,22 @@ const milo_transporter* pick_native_writer(milo_registry* registry, const char* 
     return t;
 }
 
-/// Runs the native writer of `doc` into `write`.
-milo_status run_native_encode(milo_registry* registry, const char* transporter_id,
-                              const milo_doc* doc, milo_write_fn write, void* write_context,
-                              milo_error* error) {
-    const milo_transporter* t = pick_native_writer(registry, transporter_id, doc, error);
+/// Checks that `t` (from pick_native_writer) can write `doc`: MILO_OK or the error.
+milo_status check_native_writer(const milo_transporter* t, const milo_doc* doc,
+                                milo_error* error) {
     if (t == nullptr) return error ? error->code : MILO_ERR_UNSUPPORTED;
     if (t->encode == nullptr)
         return fail(error, MILO_ERR_UNSUPPORTED, "transporter \"%s\" cannot write native files",
                     t->id);
     if (!doc->pending_external.empty())
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "document has unresolved external tensors");
+    return MILO_OK;
+}
+
+/// Runs the native writer `t` of `doc` into `write`.
+milo_status run_native_encode(milo_registry* registry, const milo_transporter* t,
+                              const milo_doc* doc, milo_write_fn write, void* write_context,
+                              milo_error* error) {
     std::string what = std::string("transporter \"") + t->id + "\" encode";
     return milo::core::call_plugin(what.c_str(), error, [&] {
         return t->encode(t->self, milo::core::api_table(), registry, doc, write, write_context,
@@ -947,13 +952,12 @@ MILO_API milo_status milo_registry_encode_native(milo_registry* registry,
                                                  milo_error* error) {
     if (registry == nullptr || doc == nullptr || path == nullptr)
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "registry, document or path is NULL");
-    // Find the writer before creating the file, so a document nobody writes leaves no file.
-    if (pick_native_writer(registry, transporter_id, doc, error) == nullptr)
-        return error ? error->code : MILO_ERR_UNSUPPORTED;
+    // Find and check the writer before creating the file: a document nobody writes leaves none.
+    const milo_transporter* t = pick_native_writer(registry, transporter_id, doc, error);
+    if (milo_status s = check_native_writer(t, doc, error)) return s;
     AtomicFile file;
     if (milo_status s = file.open(path, error)) return s;
-    if (milo_status s = run_native_encode(registry, transporter_id, doc, AtomicFile::write_cb,
-                                          &file, error))
+    if (milo_status s = run_native_encode(registry, t, doc, AtomicFile::write_cb, &file, error))
         return s;
     return file.commit(error);
 }
@@ -964,7 +968,9 @@ MILO_API milo_status milo_registry_encode_native_to(milo_registry* registry,
                                                     void* write_context, milo_error* error) {
     if (registry == nullptr || doc == nullptr || write == nullptr)
         return fail(error, MILO_ERR_INVALID_ARGUMENT, "registry, document or write is NULL");
-    return run_native_encode(registry, transporter_id, doc, write, write_context, error);
+    const milo_transporter* t = pick_native_writer(registry, transporter_id, doc, error);
+    if (milo_status s = check_native_writer(t, doc, error)) return s;
+    return run_native_encode(registry, t, doc, write, write_context, error);
 }
 
 MILO_API milo_status milo_doc_open(milo_registry* registry, const char* path,
